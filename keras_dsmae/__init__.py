@@ -1,0 +1,19 @@
+"""keras_dsmae: Denoising Self-Distillation Masked Autoencoders for Keras 3.
+
+Runs on the TensorFlow, JAX and PyTorch backends (`KERAS_BACKEND`).
+"""
+
+from keras_dsmae import callbacks, layers, losses, presets
+from keras_dsmae.models import DSMAE, MaskedDecoder, ViTEncoder
+from keras_dsmae.version import __version__
+
+__all__ = [
+    "DSMAE",
+    "MaskedDecoder",
+    "ViTEncoder",
+    "__version__",
+    "callbacks",
+    "layers",
+    "losses",
+    "presets",
+]

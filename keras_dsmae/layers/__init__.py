@@ -1,0 +1,28 @@
+"""Building blocks of the ViT masked autoencoders; all registered for
+`.keras` serialization under the `keras_dsmae>` package prefix."""
+
+from keras_dsmae.layers.attention import MultiHeadSelfAttention
+from keras_dsmae.layers.drop_path import DropPath
+from keras_dsmae.layers.masking import RandomMasking, RestoreMaskedTokens, gather_tokens
+from keras_dsmae.layers.patch_embedding import PatchEmbedding
+from keras_dsmae.layers.patch_noise import GaussianPatchNoise
+from keras_dsmae.layers.patching import Patchify, Unpatchify, patchify, unpatchify
+from keras_dsmae.layers.position_embedding import SinCosPositionEmbedding, sincos_position_table
+from keras_dsmae.layers.transformer_block import TransformerBlock
+
+__all__ = [
+    "DropPath",
+    "GaussianPatchNoise",
+    "MultiHeadSelfAttention",
+    "PatchEmbedding",
+    "Patchify",
+    "RandomMasking",
+    "RestoreMaskedTokens",
+    "SinCosPositionEmbedding",
+    "TransformerBlock",
+    "Unpatchify",
+    "gather_tokens",
+    "patchify",
+    "unpatchify",
+    "sincos_position_table",
+]

@@ -1,0 +1,95 @@
+"""Loss terms of DSD-MAE. All are computed in float32, whatever the
+mixed-precision policy of the model that produced the inputs."""
+
+from keras import ops
+
+FEATURE_LOSSES = ("cosine", "mse", "smooth_l1")
+
+
+def _f32(x):
+    return ops.cast(x, "float32")
+
+
+def normalize_tokens(tokens, epsilon=1e-6):
+    """LayerNorm without affine parameters over the last axis (the
+    per-token target normalisation of SdAE/data2vec). `(..., D)` → `(..., D)`."""
+    tokens = _f32(tokens)
+    mean = ops.mean(tokens, axis=-1, keepdims=True)
+    variance = ops.var(tokens, axis=-1, keepdims=True)
+    return (tokens - mean) / ops.sqrt(variance + epsilon)
+
+
+def pixel_reconstruction_loss(predicted, target, weights, norm_pix_loss=False):
+    """Mean squared error per patch, averaged with per-patch weights.
+
+    Args:
+        predicted: `(B, N, P)` predicted patch values.
+        target: `(B, N, P)` clean patch values.
+        weights: `(B, N)`; 1 for patches that count (the masked ones in MAE),
+            0 for the others.
+        norm_pix_loss: normalise each target patch to zero mean and unit
+            variance first (MAE's `norm_pix_loss`).
+
+    Returns:
+        Scalar float32.
+    """
+    predicted, target, weights = _f32(predicted), _f32(target), _f32(weights)
+    if norm_pix_loss:
+        target = normalize_tokens(target)
+    per_patch = ops.mean(ops.square(predicted - target), axis=-1)
+    return ops.sum(per_patch * weights) / ops.maximum(ops.sum(weights), 1.0)
+
+
+def feature_distillation_loss(predicted, target, kind="cosine"):
+    """Distance between student predictions and (normalised) teacher features.
+
+    Args:
+        predicted: `(B, M, D)` student predictions at the masked positions.
+        target: `(B, M, D)` teacher features at the same positions.
+        kind: `"cosine"` (1 - cosine similarity), `"mse"` or `"smooth_l1"`
+            (Huber with beta 1), each averaged over tokens.
+
+    Returns:
+        Scalar float32.
+    """
+    predicted, target = _f32(predicted), _f32(target)
+    if kind == "cosine":
+        cosine = ops.sum(
+            _l2_normalize(predicted) * _l2_normalize(target), axis=-1
+        )
+        return ops.mean(1.0 - cosine)
+    difference = predicted - target
+    if kind == "mse":
+        return ops.mean(ops.square(difference))
+    if kind == "smooth_l1":
+        absolute = ops.abs(difference)
+        return ops.mean(
+            ops.where(absolute < 1.0, 0.5 * ops.square(difference), absolute - 0.5)
+        )
+    raise ValueError(
+        f"`feature_loss` must be one of {FEATURE_LOSSES}; got feature_loss={kind!r}."
+    )
+
+
+def info_nce_loss(first, second, temperature):
+    """Symmetric InfoNCE between two views; matching rows are positives.
+
+    Args:
+        first, second: `(B, D)` embeddings of the two views of each image.
+        temperature: softmax temperature, > 0.
+
+    Returns:
+        Scalar float32, `log(B)` for uninformative embeddings, 0 at best.
+    """
+    first, second = _l2_normalize(_f32(first)), _l2_normalize(_f32(second))
+    logits = ops.matmul(first, ops.transpose(second)) / temperature
+    labels = ops.arange(ops.shape(logits)[0])
+    forward = ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+    backward = ops.sparse_categorical_crossentropy(
+        labels, ops.transpose(logits), from_logits=True
+    )
+    return 0.5 * (ops.mean(forward) + ops.mean(backward))
+
+
+def _l2_normalize(x, epsilon=1e-6):
+    return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), epsilon**2))

@@ -1,0 +1,1 @@
+"""Internal helpers: argument validation, distribution, precision."""
