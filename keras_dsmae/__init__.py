@@ -3,7 +3,7 @@
 Runs on the TensorFlow, JAX and PyTorch backends (`KERAS_BACKEND`).
 """
 
-from keras_dsmae import callbacks, layers, losses, presets
+from keras_dsmae import callbacks, data, layers, losses, presets
 from keras_dsmae.models import DSMAE, MaskedDecoder, ViTEncoder
 from keras_dsmae.version import __version__
 
@@ -13,6 +13,7 @@ __all__ = [
     "ViTEncoder",
     "__version__",
     "callbacks",
+    "data",
     "layers",
     "losses",
     "presets",

@@ -1,0 +1,100 @@
+"""Users' own images held in numpy arrays."""
+
+import numpy as np
+import tensorflow as tf
+
+from keras_dsmae.data.normalization import Normalization
+from keras_dsmae.data.pipeline import build_pipeline
+from keras_dsmae.utils import validation
+
+
+def from_arrays(
+    images,
+    labels=None,
+    *,
+    batch_size=256,
+    image_size=None,
+    num_channels=None,
+    normalization=None,
+    training=True,
+    crop_scale=(0.2, 1.0),
+    seed=None,
+    cache="auto",
+):
+    """A `tf.data.Dataset` from numpy images, ready for `DSMAE.fit` or
+    evaluation.
+
+    Args:
+        images: `(N, H, W)` or `(N, H, W, C)`, uint8 in [0, 255] or float in
+            [0, 1], `C` in {1, 3, 4}.
+        labels: optional `(N,)` integer labels; then batches are
+            `(images, labels)`.
+        batch_size: images per batch.
+        image_size: `(H, W)` to produce; default: the arrays' own size.
+        num_channels: 1 or 3 to produce; default: the arrays' own.
+        normalization: a `Normalization`; default: per-channel mean/std of
+            `images` (converted to `num_channels`). The dataset carries the
+            one it used as `dataset.normalization`.
+        training: shuffle + random resized crop + flip + `drop_remainder`;
+            otherwise fixed order and no augmentation.
+        crop_scale, seed, cache: see `build_pipeline`.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 2, 3, 4) or len(images) == 0:
+        raise ValueError(
+            f"`images` must be a non-empty (N, H, W) or (N, H, W, C) array with "
+            f"C in 1..4; got shape {images.shape}."
+        )
+    if images.dtype != np.uint8:
+        if not np.issubdtype(images.dtype, np.floating):
+            raise ValueError(
+                f"`images` must be uint8 in [0, 255] or float in [0, 1]; got "
+                f"dtype {images.dtype}."
+            )
+        images = images.astype("float32")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (len(images),):
+            raise ValueError(
+                f"`labels` must have shape ({len(images)},), one per image; got "
+                f"shape {labels.shape}."
+            )
+    image_size = validation.check_image_size(
+        "image_size", image_size if image_size is not None else images.shape[1:3]
+    )
+    num_channels = validation.check_choice(
+        "num_channels",
+        num_channels if num_channels is not None else min(images.shape[-1], 3),
+        (1, 3),
+    )
+    if normalization is None:
+        normalization = _statistics(images, num_channels)
+    source = tf.data.Dataset.from_tensor_slices(
+        (images, labels if labels is not None else np.zeros(len(images), np.int64))
+    )
+    dataset = build_pipeline(
+        source,
+        image_size=image_size,
+        num_channels=num_channels,
+        normalization=normalization,
+        batch_size=batch_size,
+        training=training,
+        with_labels=labels is not None,
+        crop_scale=crop_scale,
+        seed=seed,
+        cache=cache,
+        num_examples=len(images),
+    )
+    dataset.normalization = normalization
+    return dataset
+
+
+def _statistics(images, num_channels, max_images=10_000):
+    """Mean/std of (a sample of) the images after channel conversion."""
+    from keras_dsmae.data.pipeline import match_channels, to_unit_float
+
+    sample = images[:max_images]
+    converted = match_channels(to_unit_float(tf.constant(sample)), num_channels)
+    return Normalization.from_images(converted.numpy())

@@ -1,0 +1,150 @@
+"""The one tf.data pipeline behind every data source of the package.
+
+Source elements are `(image, label)` with `image` a `(H, W, C')` uint8 or
+float-in-[0, 1] tensor of any size and channel count; the pipeline converts
+them to the model's size and channels, caches, shuffles, augments,
+normalises, batches and prefetches.
+"""
+
+import tensorflow as tf
+
+from keras_dsmae.data.augmentation import pretraining_augmentation
+from keras_dsmae.utils import validation
+
+AUTOTUNE = tf.data.AUTOTUNE
+CACHE_LIMIT_BYTES = 2 * 1024**3
+
+
+def to_unit_float(image):
+    """uint8/uint16/float image → float32 in [0, 1]."""
+    return tf.image.convert_image_dtype(image, tf.float32)
+
+
+def match_channels(image, num_channels):
+    """Convert `(H, W, C')` to `num_channels` (1 or 3): grayscale ↔ RGB, and
+    drop an alpha channel."""
+    channels = image.shape[-1]
+    if channels == num_channels:
+        return image
+    if channels in (2, 4):  # gray + alpha, RGB + alpha
+        image = image[..., : channels - 1]
+        channels -= 1
+    if channels == 1 and num_channels == 3:
+        return tf.image.grayscale_to_rgb(image)
+    if channels == 3 and num_channels == 1:
+        return tf.image.rgb_to_grayscale(image)
+    if channels == num_channels:
+        return image
+    raise ValueError(
+        f"Cannot convert images with {image.shape[-1]} channels to "
+        f"num_channels={num_channels}. Allowed: 1 (grayscale) or 3 (RGB) "
+        f"images, with or without alpha."
+    )
+
+
+def resize_to(image, image_size):
+    """Resize `(H, W, C)` float to `image_size` unless it already matches."""
+    if tuple(image.shape[:2]) == tuple(image_size):
+        return image
+    return tf.clip_by_value(
+        tf.image.resize(image, image_size, method="bicubic", antialias=True), 0.0, 1.0
+    )
+
+
+def should_cache(cache, num_examples, image_size, num_channels):
+    """`cache` is True, False or "auto" (cache when the uint8 images take
+    less than 2 GiB)."""
+    validation.check_choice("cache", cache, (True, False, "auto"))
+    if cache != "auto":
+        return cache
+    if num_examples is None or num_examples < 0:
+        return False
+    size = num_examples * image_size[0] * image_size[1] * num_channels
+    return size < CACHE_LIMIT_BYTES
+
+
+def build_pipeline(
+    source,
+    *,
+    image_size,
+    num_channels,
+    normalization,
+    batch_size,
+    training,
+    with_labels,
+    crop_scale=(0.2, 1.0),
+    seed=None,
+    cache="auto",
+    shuffle_buffer=10_000,
+    num_examples=None,
+):
+    """Turn `(image, label)` elements into model-ready batches.
+
+    Args:
+        source: `tf.data.Dataset` of `(image, label)`.
+        image_size: `(H, W)` the model expects.
+        num_channels: `C` the model expects.
+        normalization: a `Normalization`.
+        batch_size: images per batch.
+        training: shuffle, random-resized-crop + flip, `drop_remainder`.
+            Otherwise: fixed order, resize only, keep the last partial batch.
+        with_labels: yield `(images, labels)` instead of images.
+        crop_scale: area range of the random resized crop.
+        seed: makes the order and every augmentation reproducible.
+        cache: True, False or "auto" (decoded uint8 images in memory).
+        shuffle_buffer: elements in the shuffle buffer.
+        num_examples: size of the source, if known (for "auto" caching).
+
+    Returns:
+        `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images, or of
+        `((B, H, W, C), (B,))` with labels.
+    """
+    image_size = validation.check_image_size("image_size", image_size)
+    validation.check_int("batch_size", batch_size, minimum=1)
+    low, high = _check_crop_scale(crop_scale)
+
+    def standardize(image, label):
+        image = match_channels(to_unit_float(image), num_channels)
+        if not training:
+            image = resize_to(image, image_size)
+        return tf.image.convert_image_dtype(image, tf.uint8, saturate=True), label
+
+    dataset = source.map(standardize, num_parallel_calls=AUTOTUNE)
+    if should_cache(cache, num_examples, image_size, num_channels):
+        dataset = dataset.cache()
+    if training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, seeds))
+
+        def augment(example, element_seed):
+            image, label = example
+            image = pretraining_augmentation(
+                to_unit_float(image), element_seed, image_size, (low, high)
+            )
+            return image, label
+
+        dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE)
+    else:
+        dataset = dataset.map(lambda i, l: (to_unit_float(i), l), num_parallel_calls=AUTOTUNE)
+
+    def finish(image, label):
+        image = tf.ensure_shape(normalization.apply(image), (*image_size, num_channels))
+        return (image, tf.cast(label, tf.int32)) if with_labels else image
+
+    dataset = dataset.map(finish, num_parallel_calls=AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=training)
+    return dataset.prefetch(AUTOTUNE)
+
+
+def _check_crop_scale(crop_scale):
+    if (
+        not isinstance(crop_scale, (tuple, list))
+        or len(crop_scale) != 2
+        or not 0 < crop_scale[0] <= crop_scale[1] <= 1
+    ):
+        raise ValueError(
+            f"`crop_scale` must be a (low, high) pair with 0 < low <= high <= 1; "
+            f"got crop_scale={crop_scale!r}."
+        )
+    return float(crop_scale[0]), float(crop_scale[1])

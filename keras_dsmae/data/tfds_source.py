@@ -1,0 +1,121 @@
+"""TFDS data sets (CIFAR-10, CIFAR-100, STL-10) through the shared pipeline."""
+
+from keras_dsmae.data import synthetic
+from keras_dsmae.data.catalog import get_spec
+from keras_dsmae.data.normalization import Normalization
+from keras_dsmae.data.pipeline import build_pipeline
+
+
+def load_tfds_split(name, split, data_dir=None):
+    """`tf.data.Dataset` of `(uint8 image, label)` from TFDS.
+
+    Downloads the data set on first use unless `data_dir` already holds it.
+    Raises `RuntimeError` that says how to proceed offline when it fails.
+    """
+    import tensorflow_datasets as tfds
+
+    try:
+        return tfds.load(
+            name, split=split, data_dir=data_dir, as_supervised=True, shuffle_files=False
+        )
+    except Exception as error:  # TFDS raises many types for network/disk errors
+        raise RuntimeError(
+            f"Could not load TFDS data set {name!r} (split {split!r}) from "
+            f"data_dir={data_dir!r}: {type(error).__name__}: {error}\n"
+            f"Without internet access, prepare the data set on a machine that "
+            f"has it (`tfds build {name}` or `tfds.load('{name}')`), copy its "
+            f"TFDS data directory here and pass it with --data_dir / data_dir=; "
+            f"or run on generated data with --use_synthetic_data."
+        ) from error
+
+
+def _source(spec, split, data_dir, use_synthetic_data, synthetic_examples, seed):
+    if use_synthetic_data:
+        return synthetic.synthetic_source(spec, synthetic_examples, seed=seed), synthetic_examples
+    source = load_tfds_split(spec.name, split, data_dir)
+    return source, None
+
+
+def pretraining_dataset(
+    dataset,
+    batch_size=256,
+    *,
+    data_dir=None,
+    crop_scale=(0.2, 1.0),
+    seed=None,
+    cache="auto",
+    use_synthetic_data=False,
+    synthetic_examples=1024,
+):
+    """Shuffled, augmented, normalised image batches for pretraining.
+
+    Args:
+        dataset: "cifar10", "cifar100" or "stl10" (STL-10 uses its
+            `unlabelled` and `train` splits).
+        batch_size: images per batch (the last partial batch is dropped).
+        data_dir: TFDS data directory (prepared data, offline use).
+        crop_scale: area range of the random resized crop.
+        seed: reproducible order and augmentation.
+        cache: True, False or "auto".
+        use_synthetic_data: generated images of the same size and format.
+        synthetic_examples: how many generated images.
+
+    Returns:
+        `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images.
+    """
+    spec = get_spec(dataset)
+    source, count = _source(
+        spec, spec.pretrain_split, data_dir, use_synthetic_data, synthetic_examples, seed
+    )
+    return build_pipeline(
+        source,
+        image_size=spec.image_size,
+        num_channels=spec.num_channels,
+        normalization=normalization_for(dataset),
+        batch_size=batch_size,
+        training=True,
+        with_labels=False,
+        crop_scale=crop_scale,
+        seed=seed,
+        cache=cache,
+        num_examples=count if count is not None else spec.num_pretrain_examples,
+    )
+
+
+def labelled_dataset(
+    dataset,
+    split="train",
+    batch_size=256,
+    *,
+    data_dir=None,
+    cache="auto",
+    use_synthetic_data=False,
+    synthetic_examples=512,
+    seed=None,
+):
+    """Un-augmented `(images, labels)` batches in a fixed order, for
+    evaluation (kNN, linear probe) and as fine-tuning input.
+
+    Args:
+        dataset: "cifar10", "cifar100" or "stl10".
+        split: any TFDS split expression, e.g. "train", "test", "train[:10%]".
+    """
+    spec = get_spec(dataset)
+    source, count = _source(spec, split, data_dir, use_synthetic_data, synthetic_examples, seed)
+    return build_pipeline(
+        source,
+        image_size=spec.image_size,
+        num_channels=spec.num_channels,
+        normalization=normalization_for(dataset),
+        batch_size=batch_size,
+        training=False,
+        with_labels=True,
+        cache=cache,
+        num_examples=count,
+    )
+
+
+def normalization_for(dataset):
+    """The `Normalization` (mean/std) of a supported data set."""
+    spec = get_spec(dataset)
+    return Normalization(spec.mean, spec.std)
