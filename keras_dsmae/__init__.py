@@ -3,17 +3,19 @@
 Runs on the TensorFlow, JAX and PyTorch backends (`KERAS_BACKEND`).
 """
 
-from keras_dsmae import callbacks, data, layers, losses, presets
-from keras_dsmae.models import DSMAE, MaskedDecoder, ViTEncoder
+from keras_dsmae import callbacks, data, evaluation, layers, losses, presets
+from keras_dsmae.models import DSMAE, MaskedDecoder, ViTEncoder, build_classifier
 from keras_dsmae.version import __version__
 
 __all__ = [
     "DSMAE",
     "MaskedDecoder",
     "ViTEncoder",
+    "build_classifier",
     "__version__",
     "callbacks",
     "data",
+    "evaluation",
     "layers",
     "losses",
     "presets",

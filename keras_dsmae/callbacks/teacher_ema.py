@@ -40,6 +40,7 @@ class TeacherEMA(keras.callbacks.Callback):
         self.total_steps = total_steps
         self.log_momentum = log_momentum
         self._active = False
+        self._pending = False
 
     def on_train_begin(self, logs=None):
         model = self.model
@@ -50,12 +51,21 @@ class TeacherEMA(keras.callbacks.Callback):
                 stacklevel=2,
             )
             self._active = False
+            self._pending = False
             return
-        total = self.total_steps or self._steps_of_run()
-        model.set_teacher_schedule(
-            start=self.momentum_start, end=self.momentum_end, total_steps=total
-        )
+        self._total = self.total_steps or self._steps_of_run()
         self._active = True
+        self._pending = True
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Set at the first batch, not in `on_train_begin`: a checkpoint restore
+        # (`BackupAndRestore`) may run after this callback's `on_train_begin`
+        # and would otherwise overwrite this run's schedule with the saved one.
+        if self._pending:
+            self.model.set_teacher_schedule(
+                start=self.momentum_start, end=self.momentum_end, total_steps=self._total
+            )
+            self._pending = False
 
     def _steps_of_run(self):
         epochs, steps = self.params.get("epochs"), self.params.get("steps")

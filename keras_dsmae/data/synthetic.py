@@ -1,20 +1,24 @@
 """Generated stand-ins for the TFDS data sets (offline runs and tests).
 
-Each class gets its own smooth random colour pattern; images are that
-pattern, randomly shifted, plus noise, stored as uint8 exactly like TFDS
-images. Classes are therefore separable, so evaluation on synthetic data
-has a known, better-than-chance answer.
+Each class gets its own smooth random colour pattern (the same for every
+seed, so "train" and "test" sets drawn with different seeds share their
+classes); images are that pattern, randomly shifted, plus noise, stored as
+uint8 exactly like TFDS images. Classes are therefore separable, so
+evaluation on synthetic data has a known, better-than-chance answer.
 """
 
 import numpy as np
 import tensorflow as tf
+
+_CLASS_PATTERN_SEED = 20261122
 
 
 def synthetic_images(num_examples, image_size, num_channels, num_classes, seed=None):
     """Numpy `(uint8 images (N, H, W, C), int64 labels (N,))`."""
     rng = np.random.default_rng(seed)
     height, width = image_size
-    low_res = rng.uniform(0, 255, size=(num_classes, 4, 4, num_channels))
+    class_rng = np.random.default_rng(_CLASS_PATTERN_SEED)
+    low_res = class_rng.uniform(0, 255, size=(num_classes, 4, 4, num_channels))
     patterns = tf.image.resize(low_res, (height, width), method="bicubic").numpy()
     labels = rng.integers(0, num_classes, size=num_examples)
     shifts = rng.integers(-height // 8, height // 8 + 1, size=(num_examples, 2))

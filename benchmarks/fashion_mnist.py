@@ -1,0 +1,271 @@
+"""Representation quality on real images: Fashion-MNIST (28×28×1).
+
+Pretrains, at equal budget (same model, epochs, batch and optimizer),
+plain MAE and DSD-MAE, and compares them with the same ViT left at random
+initialisation: kNN accuracy, linear-probe accuracy and fine-tuning
+accuracy on the official test set. Prints a Markdown table and writes
+`results.json`, `curves.png` (pretraining losses) and `accuracy.png`.
+
+Data: Debian's package (`apt-get install -y dataset-fashion-mnist`), idx files
+in /usr/share/datasets/fashion-mnist/, read through the package's generic
+numpy path (`keras_dsmae.data.from_arrays`).
+
+    python benchmarks/fashion_mnist.py                      # default, ≈ 45 min on 2 CPU cores
+    python benchmarks/fashion_mnist.py --configs=random,mae,dsmae,denoise_mae,teacher_mae \
+        --output_dir=runs/fashion_mnist_ablation           # the ablation
+    python benchmarks/fashion_mnist.py --epochs=1 --finetune_examples=2000 --eval_train_examples=2000  # smoke
+
+The backend is KERAS_BACKEND (default here: torch, the fastest on CPU for this model).
+"""
+
+import gzip
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+CONFIGS = {
+    # name: (label, DSMAE overrides); None = no pretraining
+    "random": ("random init", None),
+    "mae": ("MAE", dict(noise_std=0.0, loss_weight=0.0)),
+    "dsmae": ("DSD-MAE", dict()),
+    "denoise_mae": ("MAE + noise (no teacher)", dict(loss_weight=0.0)),
+    "teacher_mae": ("MAE + teacher (no noise)", dict(noise_std=0.0)),
+}
+
+flags.DEFINE_string("data_dir", "/usr/share/datasets/fashion-mnist", "Folder with the idx .gz files.")
+flags.DEFINE_string("output_dir", "runs/fashion_mnist", "Where results and plots go.")
+flags.DEFINE_list("configs", ["random", "mae", "dsmae"], f"Any of {sorted(CONFIGS)}.")
+flags.DEFINE_integer("epochs", 4, "Pretraining epochs over the 60k training images (each method).")
+flags.DEFINE_integer("batch_size", 256, "Pretraining batch.")
+flags.DEFINE_float("learning_rate", 1e-3, "Base pretraining rate (scaled by batch/256).")
+flags.DEFINE_float("warmup_epochs", 0.25, "Pretraining warm-up.")
+flags.DEFINE_float("mask_ratio", 0.75, "Masked fraction of the 16 patches.")
+flags.DEFINE_float("noise_std", 0.25, "DSD-MAE noise (normalised pixel units).")
+flags.DEFINE_float("loss_weight", 1.0, "DSD-MAE feature-distillation weight.")
+flags.DEFINE_float("teacher_momentum", 0.99, "Initial EMA momentum (short runs want < 0.996).")
+flags.DEFINE_float("crop_scale_min", 0.35, "Smallest random-resized-crop area.")
+flags.DEFINE_integer("encoder_dim", 128, "ViT width.")
+flags.DEFINE_integer("encoder_depth", 4, "ViT blocks.")
+flags.DEFINE_integer("patch_size", 7, "Patch size (28 must be divisible by it).")
+flags.DEFINE_integer("eval_train_examples", 10000, "Training images used as kNN / probe references.")
+flags.DEFINE_integer("knn_k", 20, "kNN neighbours.")
+flags.DEFINE_integer("linear_epochs", 50, "Linear-probe epochs (on cached features).")
+flags.DEFINE_integer("finetune_examples", 20000, "Training images for fine-tuning.")
+flags.DEFINE_integer("finetune_epochs", 1, "Fine-tuning epochs.")
+flags.DEFINE_float("finetune_learning_rate", 1e-3, "Base fine-tuning rate (scaled by batch/256).")
+flags.DEFINE_integer("seed", 0, "Seed for everything.")
+FLAGS = flags.FLAGS
+
+
+def read_idx(path):
+    """numpy array from an idx(.gz) file (the MNIST format)."""
+    import numpy as np
+
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rb") as file:
+        raw = file.read()
+    dims = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def load_fashion_mnist(folder):
+    names = {
+        "train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
+        "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte",
+    }
+    arrays = {}
+    for key, name in names.items():
+        path = next((os.path.join(folder, name + ext) for ext in (".gz", "")
+                     if os.path.exists(os.path.join(folder, name + ext))), None)
+        if path is None:
+            raise SystemExit(
+                f"{name}(.gz) not found in {folder}. Install the data with "
+                f"`apt-get install -y dataset-fashion-mnist` or pass --data_dir."
+            )
+        arrays[key] = read_idx(path)
+    return arrays
+
+
+def model_config():
+    return dict(
+        image_size=28, patch_size=FLAGS.patch_size, num_channels=1,
+        encoder_dim=FLAGS.encoder_dim, encoder_depth=FLAGS.encoder_depth, encoder_heads=4,
+        decoder_dim=64, decoder_depth=2, decoder_heads=4, mlp_ratio=4.0,
+        mask_ratio=FLAGS.mask_ratio, noise_std=FLAGS.noise_std, loss_weight=FLAGS.loss_weight,
+        teacher_momentum=FLAGS.teacher_momentum, seed=FLAGS.seed,
+    )
+
+
+def pretrain(overrides, train_stream, steps_per_epoch):
+    import keras
+
+    import keras_dsmae
+    from keras_dsmae.training import pretraining_optimizer
+
+    class LossTrace(keras.callbacks.Callback):
+        """Every 10th step: the global step and the epoch's running-mean losses."""
+
+        def on_train_begin(self, logs=None):
+            self.trace, self.step = [], 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.step += 1
+            if self.step % 10 == 0:
+                self.trace.append({"step": self.step, **{k: float(v) for k, v in logs.items()}})
+
+    keras.utils.set_random_seed(FLAGS.seed)
+    model = keras_dsmae.DSMAE(**{**model_config(), **overrides})
+    total = FLAGS.epochs * steps_per_epoch
+    model.compile(optimizer=pretraining_optimizer(
+        FLAGS.learning_rate, FLAGS.batch_size, total, round(FLAGS.warmup_epochs * steps_per_epoch), 0.05))
+    trace = LossTrace()
+    callbacks = [trace]
+    if model.teacher is not None:
+        callbacks.append(keras_dsmae.callbacks.TeacherEMA())
+    model.fit(train_stream, epochs=FLAGS.epochs, callbacks=callbacks, verbose=2, shuffle=False)
+    return model.encoder, trace.trace
+
+
+def random_encoder():
+    import keras
+
+    import keras_dsmae
+
+    keras.utils.set_random_seed(FLAGS.seed)
+    return keras_dsmae.DSMAE(**{**model_config(), "noise_std": 0.0, "loss_weight": 0.0}).encoder
+
+
+def evaluate(encoder, arrays, normalization):
+    import numpy as np
+
+    from keras_dsmae import evaluation
+
+    def normalised(images):
+        return ((images[..., None] / 255.0 - np.asarray(normalization.mean)) / np.asarray(normalization.std)).astype("float32")
+
+    n_eval, n_tune = FLAGS.eval_train_examples, FLAGS.finetune_examples
+    reference = (normalised(arrays["train_images"][:n_eval]), arrays["train_labels"][:n_eval])
+    test = (normalised(arrays["test_images"]), arrays["test_labels"])
+    scores = {}
+    start = time.time()
+    scores["knn"] = evaluation.knn_accuracy(encoder, reference, test, k=FLAGS.knn_k, batch_size=512)
+    scores["linear"] = evaluation.linear_probe(encoder, reference, test, epochs=FLAGS.linear_epochs,
+                                               batch_size=512, seed=FLAGS.seed)
+    print(f"  kNN {scores['knn']:.4f}  linear {scores['linear']:.4f}  ({time.time() - start:.0f} s)", flush=True)
+    start = time.time()
+    tune = (normalised(arrays["train_images"][:n_tune]), arrays["train_labels"][:n_tune])
+    result = evaluation.fine_tune(
+        encoder, tune, test, num_classes=10, epochs=FLAGS.finetune_epochs, batch_size=128,
+        learning_rate=FLAGS.finetune_learning_rate, warmup_epochs=0.1, mixup_alpha=0.0, cutmix_alpha=0.0,
+        drop_path_rate=0.1, seed=FLAGS.seed, verbose=2,
+    )
+    scores["finetune"] = result.accuracy
+    print(f"  fine-tune {scores['finetune']:.4f}  ({time.time() - start:.0f} s)", flush=True)
+    return scores
+
+
+def plot(results, path_curves, path_accuracy):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    traced = {name: r for name, r in results.items() if r.get("trace")}
+    if traced:
+        keys = ["pixel_loss", "feature_loss"]
+        figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+        for axis, key in zip(axes, keys):
+            for name, r in traced.items():
+                points = [(t["step"], t[key]) for t in r["trace"] if key in t]
+                if points:
+                    axis.plot(*zip(*points), label=r["label"])
+            axis.set_title(key + " (running mean within each epoch)", fontsize=9)
+            axis.set_xlabel("training step")
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize=7)
+        figure.tight_layout()
+        figure.savefig(path_curves, dpi=90)
+        plt.close(figure)
+    figure, axis = plt.subplots(figsize=(7, 3.2))
+    metrics = ["knn", "linear", "finetune"]
+    width = 0.8 / len(results)
+    for i, (name, r) in enumerate(results.items()):
+        positions = [m + i * width for m in range(len(metrics))]
+        bars = axis.bar(positions, [100 * r["scores"][m] for m in metrics], width, label=r["label"])
+        axis.bar_label(bars, fmt="%.1f", fontsize=7)
+    axis.set_xticks([m + width * (len(results) - 1) / 2 for m in range(len(metrics))])
+    axis.set_xticklabels(["kNN", "linear probe", "fine-tune"])
+    axis.set_ylabel("test accuracy (%)")
+    axis.set_ylim(50, 100)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path_accuracy, dpi=90)
+    plt.close(figure)
+
+
+def main(argv):
+    del argv
+    unknown = sorted(set(FLAGS.configs) - set(CONFIGS))
+    if unknown:
+        raise SystemExit(f"--configs: unknown {unknown}; allowed: {sorted(CONFIGS)}")
+    import keras
+
+    from keras_dsmae import data
+
+    began = time.time()
+    arrays = load_fashion_mnist(FLAGS.data_dir)
+    train_stream = data.from_arrays(
+        arrays["train_images"], batch_size=FLAGS.batch_size, seed=FLAGS.seed,
+        crop_scale=(FLAGS.crop_scale_min, 1.0),
+    )
+    normalization = train_stream.normalization
+    steps_per_epoch = len(arrays["train_images"]) // FLAGS.batch_size
+    os.makedirs(FLAGS.output_dir, exist_ok=True)
+    print(f"Fashion-MNIST benchmark on {keras.backend.backend()}: {FLAGS.epochs} pretraining epochs × "
+          f"{steps_per_epoch} steps; configs {FLAGS.configs}", flush=True)
+    results = {}
+    for name in FLAGS.configs:
+        label, overrides = CONFIGS[name]
+        print(f"\n== {label} ==", flush=True)
+        start = time.time()
+        if overrides is None:
+            encoder, trace = random_encoder(), []
+        else:
+            encoder, trace = pretrain(overrides, train_stream, steps_per_epoch)
+        pretrain_minutes = (time.time() - start) / 60
+        results[name] = dict(label=label, trace=trace, pretrain_minutes=pretrain_minutes,
+                             scores=evaluate(encoder, arrays, normalization))
+    minutes = (time.time() - began) / 60
+    header = "| model | kNN (k=%d) | linear probe | fine-tune | pretraining (min) |" % FLAGS.knn_k
+    lines = [header, "|---|---|---|---|---|"]
+    for r in results.values():
+        s = r["scores"]
+        lines.append(f"| {r['label']} | {100 * s['knn']:.1f}% | {100 * s['linear']:.1f}% | "
+                     f"{100 * s['finetune']:.1f}% | {r['pretrain_minutes']:.1f} |")
+    table = "\n".join(lines)
+    command = "python benchmarks/fashion_mnist.py " + " ".join(sys.argv[1:])
+    summary = (
+        f"{time.strftime('%Y-%m-%d')}, `{command.strip()}`, KERAS_BACKEND={keras.backend.backend()}, "
+        f"{os.cpu_count()} CPU cores, {minutes:.0f} min in all. Budget: {FLAGS.epochs} pretraining epochs "
+        f"of 60k images at batch {FLAGS.batch_size}; ViT {FLAGS.encoder_dim}×{FLAGS.encoder_depth}, patch "
+        f"{FLAGS.patch_size}; kNN/probe references: first {FLAGS.eval_train_examples} training images; "
+        f"fine-tune: {FLAGS.finetune_epochs} epoch(s) on the first {FLAGS.finetune_examples}; "
+        f"test: the 10k test images."
+    )
+    print("\n" + summary + "\n\n" + table)
+    with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as file:
+        json.dump({"summary": summary, "table": table, "flags": FLAGS.flag_values_dict(),
+                   "results": results}, file, indent=1, default=str)
+    plot(results, os.path.join(FLAGS.output_dir, "curves.png"), os.path.join(FLAGS.output_dir, "accuracy.png"))
+    print(f"\nwrote {FLAGS.output_dir}/results.json, curves.png, accuracy.png")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,9 @@
+"""Pretrain DSD-MAE on CIFAR-10 (flags: --helpfull; offline: --use_synthetic_data).
+
+    python examples/pretrain_cifar10.py --epochs=100 --output_dir=runs/cifar10
+"""
+
+from keras_dsmae.training.flags import pretraining_main
+
+if __name__ == "__main__":
+    pretraining_main("cifar10")

@@ -1,0 +1,57 @@
+"""Per-epoch CSV log that stays one row per epoch across resumed runs."""
+
+import csv
+import os
+
+import keras
+
+
+class HistoryCSV(keras.callbacks.Callback):
+    """Write `history.csv` with one row per epoch, keyed by epoch number.
+
+    Unlike `keras.callbacks.CSVLogger(append=True)`, a run resumed after a
+    kill (or extended with more epochs) replaces the rows of the epochs it
+    repeats instead of appending duplicates, and drops rows from epochs that
+    were logged but never reached a checkpoint. Place it *before*
+    `BackupAndRestore` in the callback list so that an epoch's row is written
+    before its checkpoint.
+
+    Args:
+        path: the CSV file; created with its folder if missing.
+    """
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = str(path)
+        self.rows = {}
+
+    def on_train_begin(self, logs=None):
+        self.rows = {}
+        if os.path.exists(self.path):
+            with open(self.path, newline="") as file:
+                for row in csv.DictReader(file):
+                    self.rows[int(row["epoch"])] = row
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch}
+        for key, value in (logs or {}).items():
+            try:
+                row[key] = float(value)
+            except (TypeError, ValueError):
+                continue
+        self.rows = {e: r for e, r in self.rows.items() if e < epoch}
+        self.rows[epoch] = row
+        self._write()
+
+    def _write(self):
+        columns = ["epoch"]
+        for row in self.rows.values():
+            columns += [key for key in row if key not in columns]
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        temporary = self.path + ".tmp"
+        with open(temporary, "w", newline="") as file:
+            writer = csv.DictWriter(file, fieldnames=columns, restval="")
+            writer.writeheader()
+            for epoch in sorted(self.rows):
+                writer.writerow(self.rows[epoch])
+        os.replace(temporary, self.path)

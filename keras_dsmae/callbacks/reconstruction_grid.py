@@ -1,0 +1,40 @@
+"""Reconstruction pictures during pretraining."""
+
+import os
+
+import keras
+
+from keras_dsmae.plotting import save_reconstruction_grid
+from keras_dsmae.utils import validation
+
+
+class ReconstructionGrid(keras.callbacks.Callback):
+    """Save `epoch_XXX.png` reconstruction grids of fixed images every
+    `every_n_epochs` epochs and always after the last epoch.
+
+    Args:
+        images: `(B, H, W, C)` normalised images to reconstruct (fixed, so
+            successive pictures are comparable).
+        directory: folder for the PNG files.
+        normalization: the data's `Normalization`, for true colours.
+        every_n_epochs: picture interval in epochs (≥ 1).
+    """
+
+    def __init__(self, images, directory, normalization=None, every_n_epochs=5):
+        super().__init__()
+        validation.check_int("every_n_epochs", every_n_epochs, minimum=1)
+        self.images = images
+        self.directory = str(directory)
+        self.normalization = normalization
+        self.every_n_epochs = every_n_epochs
+        self.saved = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        last = epoch + 1 == self.params.get("epochs")
+        if (epoch + 1) % self.every_n_epochs and not last:
+            return
+        path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
+        save_reconstruction_grid(
+            self.model, self.images, path, self.normalization, title=f"epoch {epoch + 1}"
+        )
+        self.saved.append(path)

@@ -1,0 +1,49 @@
+"""Linear probe: a linear classifier on frozen, pre-computed features."""
+
+import keras
+import numpy as np
+
+from keras_dsmae.evaluation.features import extract_features
+from keras_dsmae.utils import validation
+
+
+def linear_probe(encoder, train, test, epochs=30, batch_size=256, learning_rate=1e-3,
+                 pooling="mean", num_classes=None, seed=0, verbose=0):
+    """Test accuracy of a linear classifier on frozen encoder features.
+
+    As MAE probes: features are computed once; the classifier is a
+    `BatchNormalization` without affine parameters followed by a `Dense`
+    layer, trained with softmax cross-entropy (here with Adam).
+
+    Args:
+        encoder: a `ViTEncoder` or any image → feature model (kept frozen).
+        train, test: `(images, labels)` arrays or labelled `tf.data.Dataset`s.
+        epochs: classifier training epochs.
+        batch_size: images per encoder pass and per classifier step.
+        learning_rate: Adam learning rate.
+        pooling: "mean" or "cls" when the encoder returns tokens.
+        num_classes: default: the largest label + 1.
+        seed: classifier initialisation and shuffling.
+        verbose: passed to the classifier's `fit`.
+
+    Returns:
+        accuracy in [0, 1] (a Python float).
+    """
+    validation.check_int("epochs", epochs, minimum=1)
+    train_features, train_labels = extract_features(encoder, train, batch_size, pooling)
+    test_features, test_labels = extract_features(encoder, test, batch_size, pooling)
+    num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
+    keras.utils.set_random_seed(seed)
+    probe = keras.Sequential([
+        keras.Input((train_features.shape[1],)),
+        keras.layers.BatchNormalization(center=False, scale=False, epsilon=1e-6),
+        keras.layers.Dense(num_classes, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.01)),
+    ], name="linear_probe")
+    probe.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    probe.fit(train_features, train_labels, epochs=epochs, batch_size=batch_size, verbose=verbose)
+    logits = probe.predict(test_features, batch_size=4096, verbose=0)
+    return float((np.argmax(logits, axis=1) == test_labels).mean())

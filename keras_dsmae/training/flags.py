@@ -1,0 +1,79 @@
+"""absl command-line flags of the pretraining examples (TF Model Garden style).
+
+`examples/pretrain_cifar10.py`, `pretrain_cifar100.py` and `pretrain_stl10.py`
+call `pretraining_main(dataset)`; everything else is shared here.
+"""
+
+import os
+
+from absl import app, flags
+
+from keras_dsmae.presets import PRESETS
+from keras_dsmae.training.precision import PRECISIONS
+
+FLAGS = flags.FLAGS
+
+
+def define_pretraining_flags():
+    """Define the flags once per process (safe to call again)."""
+    if "preset" in FLAGS:
+        return
+    flags.DEFINE_enum("preset", None, sorted(PRESETS), "Model preset; default: the data set's.")
+    flags.DEFINE_integer("epochs", 100, "Total epochs (a resumed run continues up to this).")
+    flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch; default: one pass.")
+    flags.DEFINE_integer("batch_size", 256, "Images per step.")
+    flags.DEFINE_float("learning_rate", 1.5e-4, "Base learning rate, scaled by batch_size / 256.")
+    flags.DEFINE_float("warmup_epochs", 10, "Linear warm-up epochs before cosine decay.")
+    flags.DEFINE_float("weight_decay", 0.05, "AdamW weight decay.")
+    flags.DEFINE_float("mask_ratio", None, "Fraction of patches hidden; default: the preset's.")
+    flags.DEFINE_float("noise_std", None, "Gaussian noise on student patches; default: the preset's.")
+    flags.DEFINE_float("loss_weight", None, "Feature-distillation weight; default: the preset's.")
+    flags.DEFINE_enum("mixed_precision", "auto", PRECISIONS,
+                      "auto: bfloat16 on a GPU that supports it, float32 on CPU.")
+    flags.DEFINE_integer("seed", 0, "Seed for initialisation, masks, noise and data.")
+    flags.DEFINE_string("data_dir", None, "TFDS data directory with the prepared data set.")
+    flags.DEFINE_string("output_dir", None, "Run folder; default: runs/<dataset>_<preset>.")
+    flags.DEFINE_bool("use_synthetic_data", False, "Generated images instead of TFDS (offline).")
+    flags.DEFINE_integer("reconstruction_every", 5, "Reconstruction grid every N epochs.")
+    flags.DEFINE_integer("knn_every", 0, "kNN accuracy on the labelled data every N epochs (0: off).")
+
+
+def _run(dataset):
+    from keras_dsmae.training.pretrain import run_pretraining
+
+    preset = FLAGS.preset
+    output_dir = FLAGS.output_dir or os.path.join("runs", f"{dataset}_{preset or 'default'}")
+    extra = []
+    if FLAGS.knn_every:
+        from keras_dsmae.callbacks import KNNMonitor
+
+        extra.append(KNNMonitor.for_dataset(
+            dataset, every_n_epochs=FLAGS.knn_every, data_dir=FLAGS.data_dir,
+            use_synthetic_data=FLAGS.use_synthetic_data, seed=FLAGS.seed,
+        ))
+    run_pretraining(
+        dataset,
+        output_dir=output_dir,
+        preset=preset,
+        epochs=FLAGS.epochs,
+        steps_per_epoch=FLAGS.steps_per_epoch,
+        batch_size=FLAGS.batch_size,
+        learning_rate=FLAGS.learning_rate,
+        warmup_epochs=FLAGS.warmup_epochs,
+        weight_decay=FLAGS.weight_decay,
+        mask_ratio=FLAGS.mask_ratio,
+        noise_std=FLAGS.noise_std,
+        loss_weight=FLAGS.loss_weight,
+        mixed_precision=FLAGS.mixed_precision,
+        seed=FLAGS.seed,
+        data_dir=FLAGS.data_dir,
+        use_synthetic_data=FLAGS.use_synthetic_data,
+        reconstruction_every=FLAGS.reconstruction_every,
+        extra_callbacks=extra,
+    )
+
+
+def pretraining_main(dataset):
+    """Entry point of an example script: parse flags, pretrain on `dataset`."""
+    define_pretraining_flags()
+    app.run(lambda argv: _run(dataset))

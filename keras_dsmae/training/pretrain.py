@@ -1,0 +1,190 @@
+"""The pretraining job behind `examples/pretrain_*.py`: data, model,
+optimizer, callbacks, resume, and the files a run writes."""
+
+import json
+import os
+import time
+
+import keras
+import numpy as np
+
+from keras_dsmae import data
+from keras_dsmae.callbacks.history_csv import HistoryCSV
+from keras_dsmae.callbacks.reconstruction_grid import ReconstructionGrid
+from keras_dsmae.callbacks.teacher_ema import TeacherEMA
+from keras_dsmae.models import DSMAE
+from keras_dsmae.plotting import save_history_plot
+from keras_dsmae.training.optimizer import pretraining_optimizer
+from keras_dsmae.training.precision import resolve_precision
+from keras_dsmae.utils import validation
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+def run_pretraining(
+    dataset="cifar100",
+    *,
+    output_dir,
+    preset=None,
+    epochs=100,
+    steps_per_epoch=None,
+    batch_size=256,
+    learning_rate=1.5e-4,
+    warmup_epochs=10,
+    weight_decay=0.05,
+    mask_ratio=None,
+    noise_std=None,
+    loss_weight=None,
+    model_overrides=None,
+    mixed_precision="auto",
+    seed=0,
+    data_dir=None,
+    use_synthetic_data=False,
+    synthetic_examples=2048,
+    reconstruction_every=5,
+    extra_callbacks=(),
+    verbose="auto",
+):
+    """Pretrain a DSMAE on `dataset` and write the run into `output_dir`.
+
+    Running again with the same `output_dir` resumes from the last completed
+    epoch (weights, optimizer, teacher and EMA schedule position), also when
+    `epochs` was raised.
+
+    Args:
+        dataset: "cifar10", "cifar100" or "stl10".
+        output_dir: where the run's files go (see README: "What a run writes").
+        preset: DSMAE preset; default: the data set's (`dsmae_vit_tiny_cifar`
+            or `dsmae_vit_tiny_stl10`).
+        epochs: total epochs of the run (not additional ones).
+        steps_per_epoch: cap on steps per epoch; default: one pass.
+        batch_size: images per step.
+        learning_rate: base rate, scaled by `batch_size / 256`.
+        warmup_epochs: linear warm-up length, then cosine decay.
+        weight_decay: AdamW decoupled weight decay.
+        mask_ratio, noise_std, loss_weight: override the preset when given.
+        model_overrides: any other `DSMAE` constructor arguments, e.g.
+            `{"encoder_depth": 6}`.
+        mixed_precision: "auto", "float32", "bfloat16" or "float16".
+        seed: model initialisation, masks, noise, data order and augmentation.
+        data_dir: TFDS data directory with the prepared data set.
+        use_synthetic_data: generated images instead of TFDS (offline runs).
+        synthetic_examples: how many generated images.
+        reconstruction_every: picture interval in epochs.
+        extra_callbacks: more Keras callbacks (e.g. `KNNMonitor`).
+        verbose: passed to `fit`.
+
+    Returns:
+        `(model, history)`: the trained `DSMAE` and the `keras.callbacks.History`.
+    """
+    spec = data.get_spec(dataset)
+    validation.check_int("epochs", epochs, minimum=1)
+    validation.check_int("batch_size", batch_size, minimum=1)
+    if steps_per_epoch is not None:
+        validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+    validation.check_float("learning_rate", learning_rate, 0.0, low_open=True)
+    validation.check_float("warmup_epochs", warmup_epochs, 0.0)
+    validation.check_float("weight_decay", weight_decay, 0.0)
+    policy = resolve_precision(mixed_precision)
+    preset = preset or spec.default_preset
+    overrides = {
+        key: value
+        for key, value in dict(mask_ratio=mask_ratio, noise_std=noise_std, loss_weight=loss_weight).items()
+        if value is not None
+    }
+    overrides.update(model_overrides or {})
+    os.makedirs(output_dir, exist_ok=True)
+
+    keras.utils.set_random_seed(seed)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = DSMAE.from_preset(preset, seed=seed, **overrides)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+    _check_model_matches_data(model, spec, preset)
+
+    train = data.pretraining_dataset(
+        dataset, batch_size, data_dir=data_dir, seed=seed,
+        use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
+    )
+    steps_in_one_pass = _steps_in_one_pass(train, spec, batch_size, use_synthetic_data, synthetic_examples)
+    steps = min(steps_per_epoch or steps_in_one_pass, steps_in_one_pass)
+    total_steps = epochs * steps
+    model.compile(
+        optimizer=pretraining_optimizer(
+            learning_rate, batch_size, total_steps, round(warmup_epochs * steps), weight_decay
+        )
+    )
+
+    display = _display_images(dataset, data_dir, use_synthetic_data, seed)
+    normalization = data.normalization_for(dataset)
+    history_path = os.path.join(output_dir, "history.csv")
+    callbacks = [
+        TeacherEMA(),  # first: adds `teacher_momentum` to the logs the others write
+        HistoryCSV(history_path),  # before the checkpoint: see HistoryCSV
+        keras.callbacks.BackupAndRestore(os.path.join(output_dir, CHECKPOINT_DIR), delete_checkpoint=False),
+        keras.callbacks.TerminateOnNaN(),
+        keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), write_graph=False),
+        ReconstructionGrid(display, os.path.join(output_dir, "reconstructions"), normalization, reconstruction_every),
+        *extra_callbacks,
+    ]
+    _write_run_config(output_dir, locals_for_record=dict(
+        dataset=dataset, preset=preset, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size,
+        learning_rate=learning_rate, peak_learning_rate=learning_rate * batch_size / 256,
+        warmup_epochs=warmup_epochs, weight_decay=weight_decay, overrides=overrides,
+        dtype_policy=policy, seed=seed, backend=keras.backend.backend(),
+        use_synthetic_data=use_synthetic_data,
+    ))
+    print(
+        f"keras_dsmae pretraining: {dataset} with {preset} {overrides or ''} on "
+        f"{keras.backend.backend()} ({policy}); {epochs} epochs × {steps} steps of "
+        f"{batch_size} images; output in {output_dir}",
+        flush=True,
+    )
+    if model.teacher is None:  # plain MAE: nothing to schedule
+        callbacks = [c for c in callbacks if not isinstance(c, TeacherEMA)]
+    start = time.time()
+    history = model.fit(train.repeat(), epochs=epochs, steps_per_epoch=steps,
+                        callbacks=callbacks, verbose=verbose, shuffle=False)
+    model.encoder.save(os.path.join(output_dir, "encoder.keras"))
+    if os.path.exists(history_path):
+        save_history_plot(history_path, os.path.join(output_dir, "curves.png"))
+    print(f"done in {time.time() - start:.0f} s; wrote {output_dir}/encoder.keras, "
+          f"history.csv, curves.png, reconstructions/, tensorboard/", flush=True)
+    return model, history
+
+
+def _check_model_matches_data(model, spec, preset):
+    expected = (*spec.image_size, spec.num_channels)
+    actual = (*model.encoder.image_size, model.encoder.num_channels)
+    if expected != actual:
+        raise ValueError(
+            f"`preset` {preset!r} takes {'×'.join(map(str, actual))} images but "
+            f"{spec.name} has {'×'.join(map(str, expected))}; use "
+            f"preset={spec.default_preset!r} or a preset of that size."
+        )
+
+
+def _steps_in_one_pass(train, spec, batch_size, use_synthetic_data, synthetic_examples):
+    cardinality = int(train.cardinality())
+    if cardinality > 0:
+        return cardinality
+    examples = synthetic_examples if use_synthetic_data else spec.num_pretrain_examples
+    return max(examples // batch_size, 1)
+
+
+def _display_images(dataset, data_dir, use_synthetic_data, seed, count=8):
+    """`count` fixed, un-augmented test images for reconstruction grids."""
+    spec = data.get_spec(dataset)
+    source = data.labelled_dataset(
+        dataset, spec.test_split, batch_size=count, data_dir=data_dir,
+        use_synthetic_data=use_synthetic_data, synthetic_examples=count, seed=seed + 1,
+    )
+    images, _ = next(iter(source))
+    return np.asarray(images)
+
+
+def _write_run_config(output_dir, locals_for_record):
+    with open(os.path.join(output_dir, "run_config.json"), "w") as file:
+        json.dump(locals_for_record, file, indent=2, default=str)

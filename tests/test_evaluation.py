@@ -1,0 +1,144 @@
+"""kNN, linear probe, KNNMonitor, layer-wise decay and fine-tuning."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_dsmae
+from keras_dsmae.evaluation import (extract_features, fine_tune, knn_accuracy, knn_predict,
+                                    linear_probe, mixing_augmentation)
+from keras_dsmae.training.layerwise_adamw import LayerwiseDecayAdamW, layer_index
+from tests.conftest import TINY, tiny_model, to_numpy
+
+
+def two_class_images(count, size=16, channels=3, seed=0, noise=0.3):
+    """Class 0: bright left half; class 1: bright right half; plus noise."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, count)
+    images = rng.normal(0, noise, (count, size, size, channels)).astype("float32")
+    half = size // 2
+    images[labels == 0, :, :half] += 1.0
+    images[labels == 1, :, half:] += 1.0
+    return images, labels
+
+
+def flatten_encoder(size=16, channels=3):
+    return keras.Sequential([keras.Input((size, size, channels)), keras.layers.Flatten()])
+
+
+def test_knn_votes_are_weighted_by_temperature():
+    # one close neighbour of class 0, two farther ones of class 1
+    train = np.array([[1.0, 0.1], [1.0, 0.6], [1.0, -0.6]], "float32")
+    labels = np.array([0, 1, 1])
+    query = np.array([[1.0, 0.0]], "float32")
+    sharp = knn_predict(train, labels, query, num_classes=2, k=3, temperature=0.01)
+    flat = knn_predict(train, labels, query, num_classes=2, k=3, temperature=100.0)
+    assert sharp.tolist() == [0] and flat.tolist() == [1]
+
+
+def test_knn_accuracy_is_perfect_on_separable_data_and_chance_on_shuffled_labels():
+    (x, y), (xt, yt) = two_class_images(200, seed=0), two_class_images(100, seed=1)
+    encoder = flatten_encoder()
+    assert knn_accuracy(encoder, (x, y), (xt, yt), k=5) == 1.0
+    shuffled = np.random.default_rng(2).permutation(y)
+    assert 0.3 < knn_accuracy(encoder, (x, shuffled), (xt, yt), k=5) < 0.7
+
+
+def test_linear_probe_separates_linearly_separable_features():
+    (x, y), (xt, yt) = two_class_images(256, seed=0, noise=1.0), two_class_images(128, seed=1, noise=1.0)
+    assert linear_probe(flatten_encoder(), (x, y), (xt, yt), epochs=20, batch_size=64) > 0.95
+
+
+def test_features_from_tokens_and_from_a_tf_dataset():
+    encoder = keras_dsmae.ViTEncoder(image_size=16, patch_size=4, hidden_dim=16, depth=1, num_heads=2)
+    x, y = two_class_images(10)
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    features, labels = extract_features(encoder, dataset)
+    assert features.shape == (10, 16) and labels.tolist() == y.tolist()
+    tokens = to_numpy(encoder(x))  # (10, 1 + 16, 16)
+    np.testing.assert_allclose(features, tokens[:, 1:].mean(axis=1), atol=1e-5)
+    cls, _ = extract_features(encoder, (x, y), pooling="cls")
+    np.testing.assert_allclose(cls, tokens[:, 0], atol=1e-5)
+    with pytest.raises(ValueError, match="pooling"):
+        extract_features(encoder, (x, y), pooling="max")
+    with pytest.raises(ValueError, match="same length"):
+        extract_features(encoder, (x, y[:3]))
+
+
+def test_knn_monitor_logs_validation_accuracy_into_fit_history():
+    x, y = two_class_images(32)
+    model = tiny_model(seed=0)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    monitor = keras_dsmae.callbacks.KNNMonitor((x, y), (x[:16], y[:16]), k=3, every_n_epochs=2)
+    history = model.fit(x, epochs=3, batch_size=16, verbose=0,
+                        callbacks=[keras_dsmae.callbacks.TeacherEMA(), monitor]).history
+    # evaluated at epoch 2 and (always) at the last epoch
+    assert len(history["val_knn_accuracy"]) == 2
+    assert all(0.0 <= a <= 1.0 for a in history["val_knn_accuracy"])
+    with pytest.raises(ValueError, match="every_n_epochs"):
+        keras_dsmae.callbacks.KNNMonitor((x, y), (x, y), every_n_epochs=0)
+
+
+def test_layer_index_orders_embeddings_blocks_and_head():
+    assert layer_index("vit_classifier/encoder/patch_embedding/projection/kernel", 4) == 0
+    assert layer_index("encoder/cls_token", 4) == 0
+    assert layer_index("encoder/block_0/mlp_hidden/kernel", 4) == 1
+    assert layer_index("encoder/block_3/attention/qkv/kernel", 4) == 4
+    assert layer_index("head/kernel", 4) == 5
+
+
+def test_layerwise_decay_scales_each_layers_first_adam_step():
+    encoder = keras_dsmae.ViTEncoder(**{"image_size": 16, "patch_size": 4, "hidden_dim": 16,
+                                        "depth": 2, "num_heads": 2})
+    model = keras_dsmae.build_classifier(encoder, num_classes=2, drop_path_rate=0.0)
+    optimizer = LayerwiseDecayAdamW(depth=2, layer_decay=0.5, learning_rate=1e-2, weight_decay=0.0,
+                                    epsilon=1e-15)  # tiny gradients reach the blocks
+    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = {v.path: to_numpy(v) for v in model.trainable_variables}
+    x, y = two_class_images(8)
+    model.train_on_batch(x, y)
+    steps = {}
+    for v in model.trainable_variables:
+        change = np.abs(to_numpy(v) - before[v.path])
+        steps[v.path] = change.max()
+    # Adam's first step moves each weight by about lr × scale (|update| ≤ lr·scale)
+    head = [s for p, s in steps.items() if p.endswith("head/kernel")][0]
+    block0 = [s for p, s in steps.items() if "block_0/mlp_output/kernel" in p][0]
+    embedding = [s for p, s in steps.items() if "patch_embedding/projection/kernel" in p][0]
+    assert head == pytest.approx(1e-2, rel=0.05)
+    assert block0 == pytest.approx(1e-2 * 0.5**2, rel=0.05)
+    assert embedding == pytest.approx(1e-2 * 0.5**3, rel=0.05)
+
+
+def test_classifier_starts_from_the_pretrained_weights():
+    encoder = keras_dsmae.ViTEncoder(image_size=16, patch_size=4, hidden_dim=16, depth=2, num_heads=2)
+    x, _ = two_class_images(4)
+    model = keras_dsmae.build_classifier(encoder, num_classes=3, drop_path_rate=0.2)
+    backbone = model.get_layer("encoder")
+    assert backbone.drop_path_rate == 0.2 and backbone.pooling == "mean"
+    np.testing.assert_allclose(to_numpy(backbone(x)), to_numpy(encoder(x))[:, 1:].mean(axis=1), atol=1e-5)
+    assert model(x).shape == (4, 3)
+    with pytest.raises(ValueError, match="num_classes"):
+        keras_dsmae.build_classifier(encoder, num_classes=1)
+    with pytest.raises(ValueError, match="encoder"):
+        keras_dsmae.build_classifier(keras.Sequential([keras.layers.Flatten()]), num_classes=2)
+
+
+def test_mixing_gives_soft_labels_that_sum_to_one():
+    x, y = two_class_images(8)
+    images, labels = mixing_augmentation(2, mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, seed=1)(
+        tf.constant(x), tf.constant(y))
+    labels = labels.numpy()
+    assert images.shape == x.shape
+    np.testing.assert_allclose(labels.sum(axis=1), 1.0, atol=1e-5)
+    assert labels.min() >= 0.05 - 1e-6  # smoothing puts ε / K on every class
+
+
+def test_fine_tune_learns_an_easy_task():
+    train, test = two_class_images(256, seed=0), two_class_images(64, seed=1)
+    encoder = keras_dsmae.ViTEncoder(image_size=16, patch_size=4, hidden_dim=32, depth=2, num_heads=2, seed=0)
+    result = fine_tune(encoder, train, test, num_classes=2, epochs=4, batch_size=32, learning_rate=4e-3,
+                       warmup_epochs=0.5, mixup_alpha=0.0, cutmix_alpha=0.0, verbose=0)
+    assert result.accuracy > 0.9
+    assert result.model.output_shape == (None, 2)

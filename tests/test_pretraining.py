@@ -1,0 +1,139 @@
+"""The pretraining job: files a run writes, resume, flags, precision, schedule."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from keras_dsmae.training import resolve_precision, run_pretraining
+from keras_dsmae.training.optimizer import warmup_cosine_schedule
+from tests.conftest import TINY, to_numpy
+
+CIFAR_TINY = {**TINY, "image_size": 32, "patch_size": 8}
+STEPS = 2
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def pretrain(output_dir, epochs, **kwargs):
+    options = dict(
+        output_dir=str(output_dir), epochs=epochs, steps_per_epoch=STEPS, batch_size=8,
+        warmup_epochs=1, model_overrides=CIFAR_TINY, use_synthetic_data=True,
+        synthetic_examples=64, reconstruction_every=2, mixed_precision="float32", verbose=0,
+    )
+    options.update(kwargs)
+    return run_pretraining("cifar10", **options)
+
+
+def history_rows(output_dir):
+    with open(os.path.join(output_dir, "history.csv"), newline="") as file:
+        return list(csv.DictReader(file))
+
+
+class StopAtEpoch(keras.callbacks.Callback):
+    """Stands in for a kill: interrupt `fit` when epoch `epoch` begins."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt("killed")
+
+
+def test_run_writes_history_pictures_checkpoint_and_a_loadable_encoder(tmp_path):
+    model, history = pretrain(tmp_path, epochs=3)
+    assert [int(r["epoch"]) for r in history_rows(tmp_path)] == [0, 1, 2]
+    assert {"loss", "pixel_loss", "feature_loss", "teacher_momentum"} <= set(history_rows(tmp_path)[0])
+    assert sorted(os.listdir(tmp_path / "reconstructions")) == ["epoch_002.png", "epoch_003.png"]
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+    assert os.listdir(tmp_path / "tensorboard")
+    assert os.listdir(tmp_path / "checkpoints")
+    encoder = keras.models.load_model(tmp_path / "encoder.keras")
+    images = np.random.default_rng(0).standard_normal((2, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(to_numpy(encoder(images)), to_numpy(model.encoder(images)), atol=1e-5)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_resume_after_a_kill_continues_optimizer_teacher_and_schedule(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(tmp_path, epochs=3, extra_callbacks=[StopAtEpoch(2)])
+    assert [int(r["epoch"]) for r in history_rows(tmp_path)] == [0, 1]
+    # As if the kill came after epoch 2 was logged but before its checkpoint.
+    with open(tmp_path / "history.csv", "a") as file:
+        file.write("2,99,99,99,0.5\n")
+    model, history = pretrain(tmp_path, epochs=3)
+    assert history.epoch == [2]  # only the missing epoch ran
+    rows = history_rows(tmp_path)
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert float(rows[2]["loss"]) != 99  # the stale row was replaced
+    assert int(to_numpy(model.optimizer.iterations)) == 3 * STEPS
+    assert int(to_numpy(model.ema_step)) == 3 * STEPS
+    assert int(to_numpy(model.momentum_total_steps)) == 3 * STEPS
+
+
+def test_more_epochs_extends_a_finished_run(tmp_path):
+    pretrain(tmp_path, epochs=1)
+    model, history = pretrain(tmp_path, epochs=2)
+    assert history.epoch == [1]
+    assert [int(r["epoch"]) for r in history_rows(tmp_path)] == [0, 1]
+    assert int(to_numpy(model.optimizer.iterations)) == 2 * STEPS
+    # the schedule follows the longer run: total steps of both epochs
+    assert int(to_numpy(model.momentum_total_steps)) == 2 * STEPS
+
+
+def test_tfds_path_of_the_job_with_mock_data(tmp_path):
+    with tfds.testing.mock_data(num_examples=16):
+        _, history = pretrain(tmp_path, epochs=1, use_synthetic_data=False)
+    assert np.isfinite(history.history["loss"]).all()
+
+
+def test_plain_mae_configuration_runs_without_teacher(tmp_path):
+    model, _ = pretrain(tmp_path, epochs=1, noise_std=0.0, loss_weight=0.0)
+    assert model.teacher is None
+    assert "feature_loss" not in history_rows(tmp_path)[0]
+
+
+def test_bad_job_arguments_raise_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"epochs.*0"):
+        pretrain(tmp_path, epochs=0)
+    with pytest.raises(ValueError, match=r"mixed_precision.*'float8'"):
+        pretrain(tmp_path, epochs=1, mixed_precision="float8")
+    with pytest.raises(ValueError, match=r"preset.*dsmae_vit_tiny_stl10.*96×96×3.*32×32×3"):
+        run_pretraining("cifar10", output_dir=str(tmp_path), preset="dsmae_vit_tiny_stl10")
+
+
+def test_auto_precision_is_float32_on_cpu():
+    assert resolve_precision("auto") == "float32"
+    assert resolve_precision("bfloat16") == "mixed_bfloat16"
+    assert resolve_precision("float16") == "mixed_float16"
+
+
+def test_warmup_then_cosine_learning_rate():
+    schedule = warmup_cosine_schedule(1e-3, total_steps=100, warmup_steps=10)
+    rates = [float(to_numpy(schedule(step))) for step in (0, 5, 10, 55, 100)]
+    assert rates[0] == pytest.approx(0.0, abs=1e-9)
+    assert rates[1] == pytest.approx(5e-4, rel=1e-3)
+    assert rates[2] == pytest.approx(1e-3, rel=1e-3)
+    assert rates[3] == pytest.approx(5e-4, rel=1e-2)  # half-way down the cosine
+    assert rates[4] == pytest.approx(0.0, abs=1e-7)
+
+
+@pytest.mark.slow
+def test_example_script_runs_offline_with_flags(tmp_path):
+    command = [
+        sys.executable, os.path.join(REPO, "examples", "pretrain_cifar100.py"),
+        "--use_synthetic_data", "--epochs=1", "--steps_per_epoch=1", "--batch_size=8",
+        f"--output_dir={tmp_path}", "--mask_ratio=0.5", "--noise_std=0.1",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "cifar100 with dsmae_vit_tiny_cifar" in result.stdout
+    assert (tmp_path / "encoder.keras").exists() and (tmp_path / "history.csv").exists()
+    bad = subprocess.run(command[:2] + ["--mixed_precision=fp8"], capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode != 0 and "mixed_precision" in bad.stderr

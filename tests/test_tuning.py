@@ -1,0 +1,80 @@
+"""KerasTuner search: objective recorded per trial, best hyperparameters,
+resume, argument checks, and a chief + two workers on loopback."""
+
+import json
+import os
+
+import keras_tuner
+import pytest
+
+from tests.conftest import TINY
+from tuning.distributed_loopback import run_loopback
+from tuning.hypermodel import DSMAEHyperModel, validate_ranges
+from tuning.search import build_tuner, run_search
+
+TINY_CIFAR = {**TINY, "image_size": 32, "patch_size": 8}
+QUICK = dict(epochs=1, steps_per_epoch=2, batch_size=8, knn_reference_examples=32,
+             knn_query_examples=16, use_synthetic_data=True, model_overrides=TINY_CIFAR, verbose=0)
+
+
+def test_two_trial_search_scores_each_trial_and_resumes(tmp_path):
+    tuner = run_search("cifar10", tuner="random", max_trials=2, directory=str(tmp_path), **QUICK)
+    trials = list(tuner.oracle.trials.values())
+    assert len(trials) == 2
+    for trial in trials:
+        assert trial.status == "COMPLETED"
+        assert 0.0 <= trial.score <= 1.0
+        assert trial.metrics.exists("val_knn_accuracy")
+    best = tuner.get_best_hyperparameters(1)[0].values
+    assert 0.0 <= best["noise_std"] <= 0.5 and 0.5 <= best["mask_ratio"] <= 0.95
+    assert 0.0 <= best["loss_weight"] <= 2.0
+    assert best == max(trials, key=lambda t: t.score).hyperparameters.values
+    assert (tmp_path / "dsmae_cifar10" / "objective.png").exists()
+
+    # Same directory, one more trial allowed: the two finished trials are kept, one is added.
+    resumed = run_search("cifar10", tuner="random", max_trials=3, directory=str(tmp_path), **QUICK)
+    again = resumed.oracle.trials
+    assert len(again) == 3
+    for trial in trials:
+        assert again[trial.trial_id].score == trial.score
+
+
+def test_bad_ranges_and_tuner_names_are_clear_errors():
+    with pytest.raises(ValueError, match=r"mask_ratio.*0 < low < high < 1.*\(0.5, 1.0\)"):
+        validate_ranges({"mask_ratio": (0.5, 1.0)})
+    with pytest.raises(ValueError, match=r"ranges.*'dropout'"):
+        validate_ranges({"dropout": (0.0, 0.1)})
+    with pytest.raises(ValueError, match="noise_std"):
+        validate_ranges({"noise_std": (0.3, 0.1)})
+    with pytest.raises(ValueError, match=r"model_overrides.*mask_ratio"):
+        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides={"mask_ratio": 0.5})
+    with pytest.raises(ValueError, match=r"tuner.*'grid'"):
+        build_tuner(None, "grid", 1, 1, "unused", "unused", 0)
+
+
+def test_hypermodel_uses_the_ranges():
+    hypermodel = DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, ranges={"noise_std": (0.1, 0.2)},
+                                 model_overrides=TINY_CIFAR)
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert hp.get("noise_std") == pytest.approx(0.1)  # a Float's default is its lower bound
+    assert model.noise_std == pytest.approx(0.1)
+    config = hp.get_config()["space"]
+    bounds = {c["config"]["name"]: (c["config"]["min_value"], c["config"]["max_value"]) for c in config}
+    assert bounds == {"noise_std": (0.1, 0.2), "mask_ratio": (0.5, 0.95), "loss_weight": (0.0, 2.0)}
+
+
+@pytest.mark.slow
+def test_distributed_search_with_a_chief_and_two_workers_on_loopback(tmp_path):
+    args = ["--use_synthetic_data", "--epochs=1", "--steps_per_epoch=1", "--batch_size=8",
+            "--knn_reference_examples=32", "--knn_query_examples=16",
+            f"--model_overrides={json.dumps(TINY_CIFAR)}"]
+    results = run_loopback(str(tmp_path), workers=2, max_trials=3, search_args=args, timeout=600)
+    for tuner_id, (code, output) in results.items():
+        assert code == 0, f"{tuner_id} failed:\n{output[-3000:]}"
+    assert "Best hyperparameters" in results["chief"][1]
+    # every trial ran on a worker and was scored by the chief's oracle
+    trial_dirs = [d for d in os.listdir(tmp_path / "dsmae_cifar10") if d.startswith("trial_")]
+    assert len(trial_dirs) == 3
+    scored = [json.load(open(tmp_path / "dsmae_cifar10" / d / "trial.json"))["score"] for d in trial_dirs]
+    assert all(s is not None for s in scored)

@@ -1,0 +1,95 @@
+"""`keras_tuner.HyperModel` for DSMAE, scored on a downstream metric."""
+
+import keras
+import keras_tuner
+
+import keras_dsmae
+from keras_dsmae.utils import validation
+
+OBJECTIVE = keras_tuner.Objective("val_knn_accuracy", direction="max")
+DEFAULT_RANGES = {
+    "noise_std": (0.0, 0.5),
+    "mask_ratio": (0.5, 0.95),
+    "loss_weight": (0.0, 2.0),
+}
+
+
+class DSMAEHyperModel(keras_tuner.HyperModel):
+    """Builds `DSMAE.from_preset(preset)` with tuned `noise_std`,
+    `mask_ratio` and `loss_weight`; everything else is fixed by the preset
+    and `model_overrides`.
+
+    The score is `val_knn_accuracy`, logged by a `KNNMonitor` on labelled
+    held-out data after every epoch (direction: max). The pretraining loss is
+    deliberately not the objective: it is not comparable across mask ratios
+    and noise levels.
+
+    Args:
+        preset: DSMAE preset name.
+        knn_train, knn_val: labelled reference and query data for the monitor
+            (`(images, labels)` arrays or labelled `tf.data.Dataset`s).
+        ranges: `{name: (low, high)}` overriding `DEFAULT_RANGES` for any of
+            "noise_std", "mask_ratio", "loss_weight".
+        learning_rate: AdamW rate.
+        weight_decay: AdamW weight decay.
+        knn_k: neighbours of the kNN monitor.
+        model_overrides: fixed `DSMAE` constructor arguments (e.g. a smaller
+            model for a quick search).
+    """
+
+    def __init__(self, preset, knn_train, knn_val, *, ranges=None, learning_rate=1.5e-4,
+                 weight_decay=0.05, knn_k=20, model_overrides=None, **kwargs):
+        super().__init__(**kwargs)
+        keras_dsmae.presets.preset_config(preset)  # a clear error for an unknown name
+        self.preset = preset
+        self.knn_train = knn_train
+        self.knn_val = knn_val
+        self.ranges = validate_ranges(ranges)
+        self.learning_rate = validation.check_float("learning_rate", learning_rate, 0.0, low_open=True)
+        self.weight_decay = validation.check_float("weight_decay", weight_decay, 0.0)
+        self.knn_k = validation.check_int("knn_k", knn_k, minimum=1)
+        self.model_overrides = dict(model_overrides or {})
+        tuned = set(DEFAULT_RANGES) & set(self.model_overrides)
+        if tuned:
+            raise ValueError(
+                f"`model_overrides` must not fix the tuned hyperparameters; got {sorted(tuned)}. "
+                f"Narrow them with `ranges` instead."
+            )
+
+    def build(self, hp):
+        tuned = {
+            name: hp.Float(name, low, high) for name, (low, high) in self.ranges.items()
+        }
+        model = keras_dsmae.DSMAE.from_preset(self.preset, **self.model_overrides, **tuned)
+        model.compile(optimizer=keras.optimizers.AdamW(
+            self.learning_rate, weight_decay=self.weight_decay, beta_2=0.95))
+        return model
+
+    def fit(self, hp, model, *args, callbacks=None, **kwargs):
+        callbacks = list(callbacks or [])
+        if model.teacher is not None:
+            callbacks.append(keras_dsmae.callbacks.TeacherEMA())
+        callbacks.append(keras_dsmae.callbacks.KNNMonitor(self.knn_train, self.knn_val, k=self.knn_k))
+        kwargs.setdefault("shuffle", False)  # tf.data pipelines shuffle themselves
+        return model.fit(*args, callbacks=callbacks, **kwargs)
+
+
+def validate_ranges(ranges):
+    """Merge `ranges` into `DEFAULT_RANGES`, checking names and bounds."""
+    merged = dict(DEFAULT_RANGES)
+    limits = {"noise_std": (0.0, None), "mask_ratio": (0.0, 1.0), "loss_weight": (0.0, None)}
+    for name, bounds in (ranges or {}).items():
+        if name not in DEFAULT_RANGES:
+            raise ValueError(
+                f"`ranges` keys must be among {sorted(DEFAULT_RANGES)}; got {name!r}."
+            )
+        low, high = bounds
+        floor, ceiling = limits[name]
+        if not (low < high) or low < floor or (ceiling is not None and high >= ceiling) \
+                or (name == "mask_ratio" and low <= 0.0):
+            allowed = f"{floor} <= low < high" + (f" < {ceiling}" if ceiling else "")
+            if name == "mask_ratio":
+                allowed = "0 < low < high < 1"
+            raise ValueError(f"`ranges[{name!r}]` must satisfy {allowed}; got {bounds}.")
+        merged[name] = (float(low), float(high))
+    return merged

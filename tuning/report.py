@@ -1,0 +1,54 @@
+"""Reading a finished (or running) search: trial table and objective plots."""
+
+import os
+
+from tuning.hypermodel import DEFAULT_RANGES, OBJECTIVE
+
+
+def trial_rows(tuner):
+    """One dict per trial (best first): id, status, hyperparameters, score."""
+    rows = []
+    for trial in tuner.oracle.trials.values():
+        row = {"trial": trial.trial_id, "status": trial.status}
+        row.update({name: trial.hyperparameters.values.get(name) for name in DEFAULT_RANGES})
+        row[OBJECTIVE.name] = trial.score
+        rows.append(row)
+    return sorted(rows, key=lambda r: (r[OBJECTIVE.name] is None, -(r[OBJECTIVE.name] or 0.0)))
+
+
+def format_trial_table(rows):
+    """Fixed-width text table of `trial_rows`."""
+    columns = ["trial", "status", *DEFAULT_RANGES, OBJECTIVE.name]
+    widths = [max(len(c), 9) for c in columns]
+
+    def cell(value, width):
+        if isinstance(value, float):
+            return f"{value:>{width}.4f}"
+        return f"{'-' if value is None else value!s:>{width}}"
+
+    lines = ["  ".join(f"{c:>{w}}" for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(cell(row.get(c), w) for c, w in zip(columns, widths)))
+    return "\n".join(lines)
+
+
+def plot_objective(rows, path):
+    """Scatter of the objective against each tuned hyperparameter → PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scored = [r for r in rows if r[OBJECTIVE.name] is not None]
+    figure, axes = plt.subplots(1, len(DEFAULT_RANGES), figsize=(3.4 * len(DEFAULT_RANGES), 3), squeeze=False)
+    for axis, name in zip(axes[0], DEFAULT_RANGES):
+        axis.scatter([r[name] for r in scored], [r[OBJECTIVE.name] for r in scored])
+        axis.set_xlabel(name)
+        axis.set_ylabel(OBJECTIVE.name)
+        axis.grid(alpha=0.3)
+    figure.suptitle(f"{len(scored)} scored trials")
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    figure.savefig(path, dpi=90)
+    plt.close(figure)

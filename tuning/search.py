@@ -1,0 +1,135 @@
+"""KerasTuner search over DSD-MAE's noise_std, mask_ratio and loss_weight,
+scored by kNN accuracy on held-out labelled training images.
+
+    python tuning/search.py --dataset=cifar100 --tuner=bayesian --max_trials=20 --epochs=20
+    python tuning/search.py --use_synthetic_data --max_trials=2 --epochs=1 --steps_per_epoch=2
+
+Rerunning with the same --directory/--project_name resumes the search.
+Distributed: run this same command once with KERASTUNER_TUNER_ID=chief and
+once per worker with KERASTUNER_TUNER_ID=tuner0, tuner1, ..., all with
+KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT set (README, "Tuning").
+"""
+
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+
+TUNERS = ("random", "bayesian", "hyperband")
+
+flags.DEFINE_string("dataset", "cifar10", "cifar10, cifar100 or stl10.")
+flags.DEFINE_enum("tuner", "random", TUNERS, "Search algorithm.")
+flags.DEFINE_integer("max_trials", 10, "Trials (random, bayesian); hyperband sizes itself from --epochs.")
+flags.DEFINE_integer("epochs", 10, "Pretraining epochs per trial (hyperband: the maximum).")
+flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch; default: one pass.")
+flags.DEFINE_integer("batch_size", 256, "Images per step.")
+flags.DEFINE_string("preset", None, "Fixed settings; default: the data set's preset.")
+flags.DEFINE_float("learning_rate", 1.5e-4, "AdamW learning rate.")
+flags.DEFINE_integer("knn_reference_examples", 5000, "Labelled training images used as kNN references.")
+flags.DEFINE_integer("knn_query_examples", 2000, "Held-out labelled training images scored.")
+flags.DEFINE_string("directory", "runs/tuning", "KerasTuner directory (resume: same directory).")
+flags.DEFINE_string("project_name", None, "Default: dsmae_<dataset>.")
+flags.DEFINE_bool("use_synthetic_data", False, "Generated images instead of TFDS (offline).")
+flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+flags.DEFINE_integer("seed", 0, "Seed of the tuner and the data.")
+flags.DEFINE_string("model_overrides", None,
+                    'JSON dict of fixed DSMAE arguments, e.g. \'{"encoder_depth": 4}\'.')
+FLAGS = flags.FLAGS
+
+
+def build_tuner(hypermodel, tuner, max_trials, epochs, directory, project_name, seed):
+    """A KerasTuner tuner that resumes from `directory/project_name`."""
+    import keras_tuner
+
+    from tuning.hypermodel import OBJECTIVE
+
+    if tuner not in TUNERS:
+        raise ValueError(f"`tuner` must be one of {TUNERS}; got tuner={tuner!r}.")
+    common = dict(objective=OBJECTIVE, directory=directory, project_name=project_name,
+                  seed=seed, overwrite=False)
+    if tuner == "random":
+        return keras_tuner.RandomSearch(hypermodel, max_trials=max_trials, **common)
+    if tuner == "bayesian":
+        return keras_tuner.BayesianOptimization(hypermodel, max_trials=max_trials, **common)
+    return keras_tuner.Hyperband(hypermodel, max_epochs=max(epochs, 2), factor=3, **common)
+
+
+def run_search(dataset="cifar10", *, tuner="random", max_trials=10, epochs=10, steps_per_epoch=None,
+               batch_size=256, preset=None, learning_rate=1.5e-4, knn_reference_examples=5000,
+               knn_query_examples=2000, directory="runs/tuning", project_name=None,
+               use_synthetic_data=False, data_dir=None, seed=0, model_overrides=None, ranges=None,
+               verbose=1):
+    """Run (or resume) a search; returns the tuner.
+
+    Prints the best hyperparameters and the trial table, and writes
+    `objective.png` into the project folder (not on distributed workers).
+    """
+    from keras_dsmae import data
+    from keras_dsmae.callbacks.knn_monitor import knn_datasets
+    from tuning.hypermodel import DSMAEHyperModel
+    from tuning.report import format_trial_table, plot_objective, trial_rows
+
+    spec = data.get_spec(dataset)
+    project_name = project_name or f"dsmae_{dataset}"
+    references, queries = knn_datasets(
+        dataset, reference_examples=knn_reference_examples, query_examples=knn_query_examples,
+        query_split="holdout", data_dir=data_dir, use_synthetic_data=use_synthetic_data, seed=seed,
+    )
+    hypermodel = DSMAEHyperModel(
+        preset or spec.default_preset, references, queries, ranges=ranges,
+        learning_rate=learning_rate, model_overrides=model_overrides,
+    )
+    search_tuner = build_tuner(hypermodel, tuner, max_trials, epochs, directory, project_name, seed)
+    train = data.pretraining_dataset(dataset, batch_size, data_dir=data_dir, seed=seed,
+                                     use_synthetic_data=use_synthetic_data)
+    steps = int(train.cardinality())
+    steps = min(steps_per_epoch or steps, steps) if steps > 0 else steps_per_epoch
+    fit_kwargs = dict(steps_per_epoch=steps, verbose=verbose)
+    if tuner != "hyperband":
+        fit_kwargs["epochs"] = epochs
+    search_tuner.search(train.repeat(), **fit_kwargs)
+
+    worker = os.environ.get("KERASTUNER_TUNER_ID", "chief")
+    if "chief" not in worker:
+        print(f"worker {worker}: no more trials; the chief reports the results.")
+        return search_tuner
+    rows = trial_rows(search_tuner)
+    best = search_tuner.get_best_hyperparameters(1)
+    print("\nBest hyperparameters:", best[0].values if best else "none yet")
+    print("\n" + format_trial_table(rows))
+    plot_path = os.path.join(directory, project_name, "objective.png")
+    plot_objective(rows, plot_path)
+    print(f"\nwrote {plot_path}")
+    return search_tuner
+
+
+def main(argv):
+    del argv
+    run_search(
+        FLAGS.dataset, tuner=FLAGS.tuner, max_trials=FLAGS.max_trials, epochs=FLAGS.epochs,
+        steps_per_epoch=FLAGS.steps_per_epoch, batch_size=FLAGS.batch_size, preset=FLAGS.preset,
+        learning_rate=FLAGS.learning_rate, knn_reference_examples=FLAGS.knn_reference_examples,
+        knn_query_examples=FLAGS.knn_query_examples, directory=FLAGS.directory,
+        project_name=FLAGS.project_name, use_synthetic_data=FLAGS.use_synthetic_data,
+        data_dir=FLAGS.data_dir, seed=FLAGS.seed, model_overrides=parse_overrides(FLAGS.model_overrides),
+    )
+
+
+def parse_overrides(text):
+    """`--model_overrides` JSON → dict (a clear error when malformed)."""
+    if not text:
+        return None
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r} ({error}).")
+    if not isinstance(overrides, dict):
+        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r}.")
+    return overrides
+
+
+if __name__ == "__main__":
+    app.run(main)
