@@ -29,7 +29,17 @@ def parse_args(argv):
         default=",".join(ALL_BACKENDS),
         help="comma-separated subset of: " + ", ".join(ALL_BACKENDS),
     )
+    parser.add_argument(
+        "--workers",
+        default="auto",
+        help="pytest-xdist processes per backend: a number, 0 (no xdist) or "
+        "auto (min(2, CPU cores)); tracing is single-threaded, so two "
+        "processes keep two cores busy",
+    )
     args = parser.parse_args(argv)
+    workers = min(2, os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
+    if workers > 1:
+        pytest_args = ["-n", str(workers), *pytest_args]
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = sorted(set(backends) - set(ALL_BACKENDS))
     if unknown:

@@ -1,6 +1,7 @@
 """The pretraining job: files a run writes, resume, flags, precision, schedule."""
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -130,10 +131,31 @@ def test_example_script_runs_offline_with_flags(tmp_path):
         sys.executable, os.path.join(REPO, "examples", "pretrain_cifar100.py"),
         "--use_synthetic_data", "--epochs=1", "--steps_per_epoch=1", "--batch_size=8",
         f"--output_dir={tmp_path}", "--mask_ratio=0.5", "--noise_std=0.1",
+        "--model_overrides=" + json.dumps({k: v for k, v in CIFAR_TINY.items() if k != "num_channels"}),
     ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "cifar100 with dsmae_vit_tiny_cifar" in result.stdout
     assert (tmp_path / "encoder.keras").exists() and (tmp_path / "history.csv").exists()
+    run_config = json.loads((tmp_path / "run_config.json").read_text())
+    assert run_config["overrides"]["mask_ratio"] == 0.5 and run_config["overrides"]["encoder_depth"] == 2
     bad = subprocess.run(command[:2] + ["--mixed_precision=fp8"], capture_output=True, text=True, cwd=REPO)
     assert bad.returncode != 0 and "mixed_precision" in bad.stderr
+    malformed = subprocess.run(command[:2] + ["--model_overrides=[1]"], capture_output=True, text=True, cwd=REPO)
+    assert malformed.returncode != 0 and "--model_overrides must be a JSON object" in malformed.stderr
+
+
+@pytest.mark.slow
+def test_linear_probe_and_finetune_examples_read_a_pretrained_encoder(tmp_path):
+    pretrain(tmp_path / "run", epochs=1)
+    common = ["--dataset=cifar10", f"--encoder={tmp_path / 'run' / 'encoder.keras'}",
+              "--use_synthetic_data", "--train_examples=64", "--batch_size=16"]
+    probe = subprocess.run([sys.executable, os.path.join(REPO, "examples", "linear_probe.py"),
+                            *common, "--epochs=2"], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert "kNN (k=20) accuracy" in probe.stdout and "linear-probe accuracy" in probe.stdout
+    tune = subprocess.run([sys.executable, os.path.join(REPO, "examples", "finetune.py"), *common,
+                           "--epochs=1", f"--output_dir={tmp_path / 'ft'}"],
+                          capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert tune.returncode == 0, tune.stderr[-3000:]
+    assert "fine-tuned test accuracy" in tune.stdout and (tmp_path / "ft" / "classifier.keras").exists()

@@ -10,13 +10,14 @@ once per worker with KERASTUNER_TUNER_ID=tuner0, tuner1, ..., all with
 KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT set (README, "Tuning").
 """
 
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
+
+from keras_dsmae.training.flags import parse_model_overrides  # noqa: E402
 
 TUNERS = ("random", "bayesian", "hyperband")
 
@@ -114,21 +115,8 @@ def main(argv):
         learning_rate=FLAGS.learning_rate, knn_reference_examples=FLAGS.knn_reference_examples,
         knn_query_examples=FLAGS.knn_query_examples, directory=FLAGS.directory,
         project_name=FLAGS.project_name, use_synthetic_data=FLAGS.use_synthetic_data,
-        data_dir=FLAGS.data_dir, seed=FLAGS.seed, model_overrides=parse_overrides(FLAGS.model_overrides),
+        data_dir=FLAGS.data_dir, seed=FLAGS.seed, model_overrides=parse_model_overrides(FLAGS.model_overrides),
     )
-
-
-def parse_overrides(text):
-    """`--model_overrides` JSON → dict (a clear error when malformed)."""
-    if not text:
-        return None
-    try:
-        overrides = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r} ({error}).")
-    if not isinstance(overrides, dict):
-        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r}.")
-    return overrides
 
 
 if __name__ == "__main__":

@@ -92,13 +92,19 @@ def labelled_dataset(
     use_synthetic_data=False,
     synthetic_examples=512,
     seed=None,
+    training=False,
+    crop_scale=(0.2, 1.0),
 ):
-    """Un-augmented `(images, labels)` batches in a fixed order, for
-    evaluation (kNN, linear probe) and as fine-tuning input.
+    """`(images, labels)` batches: un-augmented in a fixed order for
+    evaluation (kNN, linear probe, test sets), or with `training=True`
+    shuffled, augmented (random resized crop + flip) and without the last
+    partial batch, for fine-tuning.
 
     Args:
         dataset: "cifar10", "cifar100" or "stl10".
         split: any TFDS split expression, e.g. "train", "test", "train[:10%]".
+        training: shuffle + augment (see above).
+        crop_scale: crop area range when `training`.
     """
     spec = get_spec(dataset)
     source, count = _source(spec, split, data_dir, use_synthetic_data, synthetic_examples, seed)
@@ -108,8 +114,10 @@ def labelled_dataset(
         num_channels=spec.num_channels,
         normalization=normalization_for(dataset),
         batch_size=batch_size,
-        training=False,
+        training=training,
         with_labels=True,
+        crop_scale=crop_scale,
+        seed=seed,
         cache=cache,
         num_examples=count,
     )

@@ -65,8 +65,14 @@ def _to_dataset(data, batch_size, training, seed):
             "Fine-tuning data must be an `(images, labels)` pair of arrays or a "
             f"batched labelled tf.data.Dataset; got {type(data).__name__}."
         )
-    count = int(data.cardinality())
-    return data, (count * batch_size if count > 0 else None)
+    batches = int(data.cardinality())
+    if training and batches <= 0:
+        raise ValueError(
+            "The fine-tuning dataset must have a known, finite number of batches "
+            f"(tf.data cardinality {batches}) to size the learning-rate schedule; "
+            "avoid `repeat()` and filters, or pass arrays."
+        )
+    return data, batches * batch_size
 
 
 def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, learning_rate=1e-3,
@@ -107,7 +113,7 @@ def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, l
         mixing_augmentation(num_classes, mixup_alpha, cutmix_alpha, label_smoothing, seed)
     ).prefetch(4)
     test_data = test_data.map(mixing_augmentation(num_classes, 0.0, 0.0, 0.0))
-    steps = max((count or batch_size) // batch_size, 1)
+    steps = max(count // batch_size, 1)
     schedule = warmup_cosine_schedule(
         scaled_learning_rate(learning_rate, batch_size), epochs * steps, round(warmup_epochs * steps)
     )

@@ -487,6 +487,11 @@ class DSMAE(keras.Model):
                     "TeacherEMA()] to schedule it over the run.",
                     stacklevel=2,
                 )
+        data = bound.arguments.get("x")
+        if "shuffle" not in bound.arguments and hasattr(data, "element_spec"):
+            # A tf.data pipeline shuffles itself; Keras would warn that its
+            # default shuffle=True is ignored.
+            kwargs["shuffle"] = False
         return super().fit(*args, **kwargs)
 
     # --------------------------------------------------------- serialization

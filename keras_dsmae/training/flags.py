@@ -4,6 +4,7 @@
 call `pretraining_main(dataset)`; everything else is shared here.
 """
 
+import json
 import os
 
 from absl import app, flags
@@ -36,6 +37,22 @@ def define_pretraining_flags():
     flags.DEFINE_bool("use_synthetic_data", False, "Generated images instead of TFDS (offline).")
     flags.DEFINE_integer("reconstruction_every", 5, "Reconstruction grid every N epochs.")
     flags.DEFINE_integer("knn_every", 0, "kNN accuracy on the labelled data every N epochs (0: off).")
+    flags.DEFINE_string("model_overrides", None,
+                        'JSON dict of other DSMAE arguments, e.g. \'{"encoder_depth": 6}\'.')
+
+
+def parse_model_overrides(text):
+    """A `--model_overrides` JSON object → dict (None when empty); a
+    `UsageError` naming the flag when it is not a JSON object."""
+    if not text:
+        return None
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r} ({error}).")
+    if not isinstance(overrides, dict):
+        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r}.")
+    return overrides
 
 
 def _run(dataset):
@@ -69,6 +86,7 @@ def _run(dataset):
         data_dir=FLAGS.data_dir,
         use_synthetic_data=FLAGS.use_synthetic_data,
         reconstruction_every=FLAGS.reconstruction_every,
+        model_overrides=parse_model_overrides(FLAGS.model_overrides),
         extra_callbacks=extra,
     )
 

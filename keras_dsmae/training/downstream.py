@@ -1,0 +1,105 @@
+"""The evaluation jobs behind `examples/linear_probe.py` and
+`examples/finetune.py`: a pretrained `encoder.keras` on a TFDS data set."""
+
+import json
+import os
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def define_common_flags():
+    if "encoder" in FLAGS:
+        return
+    flags.DEFINE_enum("dataset", "cifar100", ["cifar10", "cifar100", "stl10"], "Labelled data set.")
+    flags.DEFINE_string("encoder", None, "Path of the pretrained encoder.keras (from a pretraining run).")
+    flags.DEFINE_integer("batch_size", 256, "Images per batch.")
+    flags.DEFINE_integer("train_examples", None, "Use only the first N training images.")
+    flags.DEFINE_string("data_dir", None, "TFDS data directory.")
+    flags.DEFINE_bool("use_synthetic_data", False, "Generated images instead of TFDS (offline).")
+    flags.DEFINE_integer("seed", 0, "Seed.")
+    flags.mark_flag_as_required("encoder")
+
+
+def load_encoder(path):
+    """The pretrained `ViTEncoder` saved by a pretraining run."""
+    import keras
+
+    import keras_dsmae  # noqa: F401  (registers the layers for loading)
+
+    if not os.path.exists(path):
+        raise app.UsageError(f"--encoder {path!r} does not exist; pass the encoder.keras of a pretraining run.")
+    return keras.models.load_model(path)
+
+
+def splits(training=False):
+    """`(train, test)` labelled datasets from the flags."""
+    from keras_dsmae import data
+
+    spec = data.get_spec(FLAGS.dataset)
+    train_split = spec.train_split + (f"[:{FLAGS.train_examples}]" if FLAGS.train_examples else "")
+    common = dict(batch_size=FLAGS.batch_size, data_dir=FLAGS.data_dir,
+                  use_synthetic_data=FLAGS.use_synthetic_data)
+    train = data.labelled_dataset(FLAGS.dataset, train_split, training=training, seed=FLAGS.seed,
+                                  synthetic_examples=FLAGS.train_examples or 1024, **common)
+    test = data.labelled_dataset(FLAGS.dataset, spec.test_split, seed=FLAGS.seed + 1,
+                                 synthetic_examples=512, **common)
+    return train, test, spec.num_classes
+
+
+def _linear_probe(argv):
+    del argv
+    from keras_dsmae import evaluation
+
+    encoder = load_encoder(FLAGS.encoder)
+    train, test, num_classes = splits()
+    knn = evaluation.knn_accuracy(encoder, train, test, k=FLAGS.knn_k, num_classes=num_classes)
+    print(f"kNN (k={FLAGS.knn_k}) accuracy: {knn:.4f}", flush=True)
+    linear = evaluation.linear_probe(encoder, train, test, epochs=FLAGS.epochs, num_classes=num_classes,
+                                     seed=FLAGS.seed, verbose=2)
+    print(f"linear-probe accuracy: {linear:.4f}")
+
+
+def linear_probe_main():
+    """Entry point of `examples/linear_probe.py`."""
+    define_common_flags()
+    flags.DEFINE_integer("epochs", 90, "Linear-probe epochs (features are computed once).")
+    flags.DEFINE_integer("knn_k", 20, "kNN neighbours.")
+    app.run(_linear_probe)
+
+
+def _finetune(argv):
+    del argv
+    from keras_dsmae import evaluation
+
+    encoder = load_encoder(FLAGS.encoder)
+    train, test, num_classes = splits(training=True)
+    result = evaluation.fine_tune(
+        encoder, train, test, num_classes, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
+        learning_rate=FLAGS.learning_rate, warmup_epochs=FLAGS.warmup_epochs,
+        weight_decay=FLAGS.weight_decay, layer_decay=FLAGS.layer_decay,
+        drop_path_rate=FLAGS.drop_path, mixup_alpha=FLAGS.mixup, cutmix_alpha=FLAGS.cutmix,
+        label_smoothing=FLAGS.label_smoothing, seed=FLAGS.seed,
+    )
+    os.makedirs(FLAGS.output_dir, exist_ok=True)
+    result.model.save(os.path.join(FLAGS.output_dir, "classifier.keras"))
+    with open(os.path.join(FLAGS.output_dir, "finetune_history.json"), "w") as file:
+        json.dump({k: [float(v) for v in values] for k, values in result.history.history.items()}, file)
+    print(f"fine-tuned test accuracy: {result.accuracy:.4f}; wrote {FLAGS.output_dir}/classifier.keras")
+
+
+def finetune_main():
+    """Entry point of `examples/finetune.py`."""
+    define_common_flags()
+    flags.DEFINE_integer("epochs", 100, "Fine-tuning epochs.")
+    flags.DEFINE_float("learning_rate", 1e-3, "Base rate, scaled by batch_size / 256.")
+    flags.DEFINE_float("warmup_epochs", 5, "Linear warm-up epochs.")
+    flags.DEFINE_float("weight_decay", 0.05, "AdamW weight decay.")
+    flags.DEFINE_float("layer_decay", 0.75, "Layer-wise learning-rate decay.")
+    flags.DEFINE_float("drop_path", 0.1, "Stochastic depth of the last block.")
+    flags.DEFINE_float("mixup", 0.8, "MixUp alpha (0: off).")
+    flags.DEFINE_float("cutmix", 1.0, "CutMix alpha (0: off).")
+    flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing.")
+    flags.DEFINE_string("output_dir", "runs/finetune", "Where classifier.keras goes.")
+    app.run(_finetune)
