@@ -129,7 +129,7 @@ def pretrain(overrides, train_stream, steps_per_epoch):
     callbacks = [trace]
     if model.teacher is not None:
         callbacks.append(keras_dsmae.callbacks.TeacherEMA())
-    model.fit(train_stream, epochs=FLAGS.epochs, callbacks=callbacks, verbose=2, shuffle=False)
+    model.fit(train_stream, epochs=FLAGS.epochs, callbacks=callbacks, verbose=2)
     return model.encoder, trace.trace
 
 

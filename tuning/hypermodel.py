@@ -70,7 +70,6 @@ class DSMAEHyperModel(keras_tuner.HyperModel):
         if model.teacher is not None:
             callbacks.append(keras_dsmae.callbacks.TeacherEMA())
         callbacks.append(keras_dsmae.callbacks.KNNMonitor(self.knn_train, self.knn_val, k=self.knn_k))
-        kwargs.setdefault("shuffle", False)  # tf.data pipelines shuffle themselves
         return model.fit(*args, callbacks=callbacks, **kwargs)
 
 

@@ -3,6 +3,7 @@
 import keras
 
 from keras_dsmae.evaluation.knn import knn_accuracy
+from keras_dsmae.callbacks.periodic import due_this_epoch
 from keras_dsmae.utils import validation
 
 
@@ -44,8 +45,7 @@ class KNNMonitor(keras.callbacks.Callback):
         return cls(references, queries, **kwargs)
 
     def on_epoch_end(self, epoch, logs=None):
-        last = epoch + 1 == self.params.get("epochs")
-        if (epoch + 1) % self.every_n_epochs and not last:
+        if not due_this_epoch(epoch, self.every_n_epochs, self.params.get("epochs")):
             return
         encoder = getattr(self.model, "encoder", self.model)
         accuracy = knn_accuracy(

@@ -5,6 +5,7 @@ import os
 import keras
 
 from keras_dsmae.plotting import save_reconstruction_grid
+from keras_dsmae.callbacks.periodic import due_this_epoch
 from keras_dsmae.utils import validation
 
 
@@ -30,8 +31,7 @@ class ReconstructionGrid(keras.callbacks.Callback):
         self.saved = []
 
     def on_epoch_end(self, epoch, logs=None):
-        last = epoch + 1 == self.params.get("epochs")
-        if (epoch + 1) % self.every_n_epochs and not last:
+        if not due_this_epoch(epoch, self.every_n_epochs, self.params.get("epochs")):
             return
         path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
         save_reconstruction_grid(

@@ -69,3 +69,16 @@ def extract_features(encoder, data, batch_size=256, pooling="mean"):
     if not features:
         raise ValueError("The evaluation data is empty.")
     return np.concatenate(features), np.concatenate(labels).astype("int64")
+
+
+def train_test_features(encoder, train, test, batch_size=256, pooling="mean", num_classes=None):
+    """`extract_features` of both splits and the number of classes.
+
+    Returns:
+        `(train_features, train_labels, test_features, test_labels, num_classes)`;
+        `num_classes` defaults to the largest label + 1.
+    """
+    train_features, train_labels = extract_features(encoder, train, batch_size, pooling)
+    test_features, test_labels = extract_features(encoder, test, batch_size, pooling)
+    num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
+    return train_features, train_labels, test_features, test_labels, num_classes

@@ -3,7 +3,7 @@ InstDisc / DINO: cosine similarity, temperature-weighted votes)."""
 
 import numpy as np
 
-from keras_dsmae.evaluation.features import extract_features
+from keras_dsmae.evaluation.features import train_test_features
 from keras_dsmae.utils import validation
 
 
@@ -50,9 +50,8 @@ def knn_accuracy(encoder, train, test, k=20, temperature=0.07, batch_size=256,
     """
     validation.check_int("k", k, minimum=1)
     validation.check_float("temperature", temperature, 0.0, low_open=True)
-    train_features, train_labels = extract_features(encoder, train, batch_size, pooling)
-    test_features, test_labels = extract_features(encoder, test, batch_size, pooling)
-    num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
+    train_features, train_labels, test_features, test_labels, num_classes = train_test_features(
+        encoder, train, test, batch_size, pooling, num_classes)
     predictions = knn_predict(train_features, train_labels, test_features, num_classes, k, temperature)
     return float((predictions == test_labels).mean())
 

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_dsmae.evaluation.features import extract_features
+from keras_dsmae.evaluation.features import train_test_features
 from keras_dsmae.utils import validation
 
 
@@ -30,9 +30,8 @@ def linear_probe(encoder, train, test, epochs=30, batch_size=256, learning_rate=
         accuracy in [0, 1] (a Python float).
     """
     validation.check_int("epochs", epochs, minimum=1)
-    train_features, train_labels = extract_features(encoder, train, batch_size, pooling)
-    test_features, test_labels = extract_features(encoder, test, batch_size, pooling)
-    num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
+    train_features, train_labels, test_features, test_labels, num_classes = train_test_features(
+        encoder, train, test, batch_size, pooling, num_classes)
     keras.utils.set_random_seed(seed)
     probe = keras.Sequential([
         keras.Input((train_features.shape[1],)),

@@ -14,7 +14,7 @@ from keras_dsmae.callbacks.reconstruction_grid import ReconstructionGrid
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 from keras_dsmae.models import DSMAE
 from keras_dsmae.plotting import save_history_plot
-from keras_dsmae.training.optimizer import pretraining_optimizer
+from keras_dsmae.training.optimizer import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.training.precision import resolve_precision
 from keras_dsmae.utils import validation
 
@@ -129,9 +129,9 @@ def run_pretraining(
         ReconstructionGrid(display, os.path.join(output_dir, "reconstructions"), normalization, reconstruction_every),
         *extra_callbacks,
     ]
-    _write_run_config(output_dir, locals_for_record=dict(
+    _write_run_config(output_dir, dict(
         dataset=dataset, preset=preset, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size,
-        learning_rate=learning_rate, peak_learning_rate=learning_rate * batch_size / 256,
+        learning_rate=learning_rate, peak_learning_rate=scaled_learning_rate(learning_rate, batch_size),
         warmup_epochs=warmup_epochs, weight_decay=weight_decay, overrides=overrides,
         dtype_policy=policy, seed=seed, backend=keras.backend.backend(),
         use_synthetic_data=use_synthetic_data,
@@ -146,7 +146,7 @@ def run_pretraining(
         callbacks = [c for c in callbacks if not isinstance(c, TeacherEMA)]
     start = time.time()
     history = model.fit(train.repeat(), epochs=epochs, steps_per_epoch=steps,
-                        callbacks=callbacks, verbose=verbose, shuffle=False)
+                        callbacks=callbacks, verbose=verbose)
     model.encoder.save(os.path.join(output_dir, "encoder.keras"))
     if os.path.exists(history_path):
         save_history_plot(history_path, os.path.join(output_dir, "curves.png"))
@@ -185,6 +185,6 @@ def _display_images(dataset, data_dir, use_synthetic_data, seed, count=8):
     return np.asarray(images)
 
 
-def _write_run_config(output_dir, locals_for_record):
+def _write_run_config(output_dir, settings):
     with open(os.path.join(output_dir, "run_config.json"), "w") as file:
-        json.dump(locals_for_record, file, indent=2, default=str)
+        json.dump(settings, file, indent=2, default=str)
