@@ -2,6 +2,7 @@
 
 import os
 import warnings
+from unittest import mock
 
 import keras
 import numpy as np
@@ -37,8 +38,12 @@ def test_tfds_pipelines_with_mock_data(name, shape):
 
 
 def test_tfds_failure_explains_data_dir_and_synthetic_data(tmp_path):
-    with pytest.raises(RuntimeError, match=r"--data_dir.*--use_synthetic_data"):
-        data.load_tfds_split("cifar10", "train", data_dir=str(tmp_path / "nothing"))
+    # The real builder path up to the download, which fails as it does offline
+    # (without the patch TFDS retries the network for minutes).
+    offline = ConnectionError("Failed to establish a new connection")
+    with mock.patch.object(tfds.download.DownloadManager, "download_and_extract", side_effect=offline):
+        with pytest.raises(RuntimeError, match=r"(?s)ConnectionError.*--data_dir.*--use_synthetic_data"):
+            data.load_tfds_split("cifar10", "train", data_dir=str(tmp_path / "nothing"))
 
 
 def test_unknown_dataset_name_is_a_clear_error():

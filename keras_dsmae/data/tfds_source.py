@@ -10,22 +10,41 @@ def load_tfds_split(name, split, data_dir=None):
     """`tf.data.Dataset` of `(uint8 image, label)` from TFDS.
 
     Downloads the data set on first use unless `data_dir` already holds it.
-    Raises `RuntimeError` that says how to proceed offline when it fails.
+    Raises `RuntimeError` that says what failed: a broken install (a module
+    TFDS imports is missing) or the data set being neither in `data_dir` nor
+    downloadable (then how to proceed offline).
     """
     import tensorflow_datasets as tfds
 
     try:
+        builder = tfds.builder(name, data_dir=data_dir)
+        if not builder.is_prepared():
+            print(
+                f"TFDS data set {name!r} is not prepared in {builder.data_dir}; "
+                f"downloading it (offline this fails after TFDS' retries: see "
+                f"--data_dir).",
+                flush=True,
+            )
         return tfds.load(
             name, split=split, data_dir=data_dir, as_supervised=True, shuffle_files=False
         )
+    except ImportError as error:  # ModuleNotFoundError too: an install problem
+        module = getattr(error, "name", None) or str(error)
+        raise RuntimeError(
+            f"Could not load TFDS data set {name!r}: tensorflow-datasets needs the "
+            f"Python module {module!r}, which is not installed ({type(error).__name__}: "
+            f"{error}). This is an installation problem, not a data problem: "
+            f"`pip install {module}` (or reinstall keras-dsmae, which depends on it)."
+        ) from error
     except Exception as error:  # TFDS raises many types for network/disk errors
         raise RuntimeError(
             f"Could not load TFDS data set {name!r} (split {split!r}) from "
             f"data_dir={data_dir!r}: {type(error).__name__}: {error}\n"
-            f"Without internet access, prepare the data set on a machine that "
-            f"has it (`tfds build {name}` or `tfds.load('{name}')`), copy its "
-            f"TFDS data directory here and pass it with --data_dir / data_dir=; "
-            f"or run on generated data with --use_synthetic_data."
+            f"If the data set is not prepared there, TFDS tries to download it. "
+            f"Without internet access, prepare it on a machine that has access "
+            f"(`tfds build {name}` or `tfds.load('{name}')`), copy its TFDS data "
+            f"directory here and pass it with --data_dir / data_dir=; or run on "
+            f"generated data with --use_synthetic_data."
         ) from error
 
 
