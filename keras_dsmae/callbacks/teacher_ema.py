@@ -18,7 +18,10 @@ class TeacherEMA(keras.callbacks.Callback):
     `momentum_end` over `total_steps` training steps, by default
     `epochs × steps_per_epoch` of the run. The position in the schedule is
     the model's `ema_step` variable, saved with the model and restored by
-    checkpoints, so a resumed run continues where it stopped.
+    checkpoints, so a resumed run continues where it stopped; when the
+    resumed run is longer (more epochs), the cosine continues from the
+    current momentum to `momentum_end` over the new length, so the momentum
+    never decreases.
 
     Args:
         momentum_start: m at step 0; default: the model's `teacher_momentum`.
@@ -62,10 +65,23 @@ class TeacherEMA(keras.callbacks.Callback):
         # (`BackupAndRestore`) may run after this callback's `on_train_begin`
         # and would otherwise overwrite this run's schedule with the saved one.
         if self._pending:
-            self.model.set_teacher_schedule(
-                start=self.momentum_start, end=self.momentum_end, total_steps=self._total
-            )
             self._pending = False
+            model = self.model
+            step = int(keras.ops.convert_to_numpy(model.ema_step.value))
+            scheduled = int(keras.ops.convert_to_numpy(model.momentum_total_steps.value))
+            if step == 0:  # a new run
+                model.set_teacher_schedule(
+                    start=self.momentum_start, end=self.momentum_end,
+                    total_steps=self._total, start_step=0,
+                )
+            elif scheduled != self._total:
+                # A resumed run of another length: continue from the current
+                # momentum instead of re-stretching the whole cosine (which
+                # would move the momentum back down).
+                model.set_teacher_schedule(
+                    start=model.current_teacher_momentum(), end=self.momentum_end,
+                    total_steps=self._total, start_step=step,
+                )
 
     def _steps_of_run(self):
         epochs, steps = self.params.get("epochs"), self.params.get("steps")

@@ -15,6 +15,7 @@ from keras_dsmae.layers.masking import RandomMasking, gather_tokens, num_visible
 from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.patching import unpatchify
 from keras_dsmae.models.decoder import MaskedDecoder
+from keras_dsmae.models.fit_inputs import check_image_dtype, prepare_fit_inputs
 from keras_dsmae.models.vit_encoder import ViTEncoder
 from keras_dsmae.schedules import cosine_momentum
 from keras_dsmae.utils import validation
@@ -131,6 +132,9 @@ class DSMAE(keras.Model):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        validation.check_width_and_heads("encoder_dim", encoder_dim, "encoder_heads", encoder_heads)
+        validation.check_width_and_heads("decoder_dim", decoder_dim, "decoder_heads", decoder_heads)
+        validation.check_int("encoder_depth", encoder_depth, minimum=1)
         self.mask_ratio = validation.check_float(
             "mask_ratio", mask_ratio, 0.0, 1.0, low_open=True, high_open=True
         )
@@ -165,7 +169,7 @@ class DSMAE(keras.Model):
         self.teacher_momentum_end = validation.check_float(
             "teacher_momentum_end", teacher_momentum_end, 0.0, 1.0
         )
-        self.seed = seed
+        self.seed = validation.check_seed("seed", seed)
 
         policy = self.dtype_policy
         self.encoder = ViTEncoder(
@@ -216,6 +220,7 @@ class DSMAE(keras.Model):
         self.momentum_start = self._schedule_variable("momentum_start", teacher_momentum)
         self.momentum_end = self._schedule_variable("momentum_end", teacher_momentum_end)
         self.momentum_total_steps = self._schedule_variable("momentum_total_steps", 0.0)
+        self.momentum_start_step = self._schedule_variable("momentum_start_step", 0.0)
         self.build((None, *self.encoder.image_size, self.encoder.num_channels))
 
     # ------------------------------------------------------------------ setup
@@ -287,6 +292,7 @@ class DSMAE(keras.Model):
     # ---------------------------------------------------------------- forward
     def _forward(self, images, training=False):
         """Student forward pass; also returns the corrupted input patches."""
+        check_image_dtype(keras.backend.standardize_dtype(images.dtype))
         patches = self.encoder.patchify(images)
         if self.num_views == 2:
             patches = ops.concatenate([patches, patches], axis=0)
@@ -324,7 +330,7 @@ class DSMAE(keras.Model):
         outputs = self._forward(images, training=False)
         batch = ops.shape(images)[0]
         clean = self.encoder.patchify(images)
-        mask = ops.expand_dims(outputs["mask"][:batch], -1)
+        mask = ops.cast(ops.expand_dims(outputs["mask"][:batch], -1), "float32")
         predicted = ops.cast(outputs["pixels"][:batch], "float32")
         if self.norm_pix_loss:
             mean = ops.mean(clean, axis=-1, keepdims=True)
@@ -427,6 +433,7 @@ class DSMAE(keras.Model):
             self.momentum_total_steps.value,
             self.momentum_start.value,
             self.momentum_end.value,
+            self.momentum_start_step.value,
         )
         momentum = ops.where(step == 0, 0.0, momentum)
         for teacher_weight, student_weight in self._teacher_pairs:
@@ -435,14 +442,16 @@ class DSMAE(keras.Model):
             teacher_weight.assign(momentum * teacher + (1.0 - momentum) * student)
         self.ema_step.assign(step + 1)
 
-    def set_teacher_schedule(self, start=None, end=None, total_steps=None):
+    def set_teacher_schedule(self, start=None, end=None, total_steps=None, start_step=None):
         """Set the cosine momentum schedule (what `TeacherEMA` calls).
 
         Args:
-            start: momentum at step 0, in [0, 1].
+            start: momentum at `start_step`, in [0, 1].
             end: momentum from `total_steps` on, in [0, 1].
-            total_steps: schedule length in training steps, >= 0 (0 keeps the
+            total_steps: step at which the schedule ends, >= 0 (0 keeps the
                 momentum at `start`).
+            start_step: step at which the cosine starts (0 for a new run;
+                the current `ema_step` when a resumed run is made longer).
         """
         if self.teacher is None:
             raise ValueError(
@@ -459,6 +468,10 @@ class DSMAE(keras.Model):
             self.momentum_total_steps.assign(
                 float(validation.check_int("total_steps", total_steps, minimum=0))
             )
+        if start_step is not None:
+            self.momentum_start_step.assign(
+                float(validation.check_int("start_step", start_step, minimum=0))
+            )
 
     def current_teacher_momentum(self):
         """The momentum the next EMA step will use, as a Python float."""
@@ -468,6 +481,7 @@ class DSMAE(keras.Model):
                 self.momentum_total_steps.value,
                 self.momentum_start.value,
                 self.momentum_end.value,
+                self.momentum_start_step.value,
             )
         )
 
@@ -487,12 +501,10 @@ class DSMAE(keras.Model):
                     "TeacherEMA()] to schedule it over the run.",
                     stacklevel=2,
                 )
-        data = bound.arguments.get("x")
-        if "shuffle" not in bound.arguments and hasattr(data, "element_spec"):
-            # A tf.data pipeline shuffles itself; Keras would warn that its
-            # default shuffle=True is ignored.
-            kwargs["shuffle"] = False
-        return super().fit(*args, **kwargs)
+        prepare_fit_inputs(bound.arguments)
+        arguments = dict(bound.arguments)
+        arguments.pop("self")
+        return super().fit(**arguments)
 
     # --------------------------------------------------------- serialization
     def get_config(self):

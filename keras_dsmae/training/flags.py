@@ -6,6 +6,7 @@ call `pretraining_main(dataset)`; everything else is shared here.
 
 import json
 import os
+import sys
 
 from absl import app, flags
 
@@ -39,6 +40,9 @@ def define_pretraining_flags():
     flags.DEFINE_integer("knn_every", 0, "kNN accuracy on the labelled data every N epochs (0: off).")
     flags.DEFINE_string("model_overrides", None,
                         'JSON dict of other DSMAE arguments, e.g. \'{"encoder_depth": 6}\'.')
+    flags.DEFINE_bool("allow_config_change", False,
+                      "Continue the run in --output_dir from its last checkpoint although "
+                      "settings other than --epochs changed (recorded in run_config.json).")
 
 
 def parse_model_overrides(text):
@@ -53,6 +57,18 @@ def parse_model_overrides(text):
     if not isinstance(overrides, dict):
         raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r}.")
     return overrides
+
+
+def exit_on_failure(job):
+    """Run `job()`; on a `ValueError` (bad argument or data, changed
+    configuration) or a `RuntimeError` (divergence, unreadable data) print
+    `error: <message>` to stderr and exit with status 1, without a
+    traceback."""
+    try:
+        return job()
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)
 
 
 def _run(dataset):
@@ -88,10 +104,11 @@ def _run(dataset):
         reconstruction_every=FLAGS.reconstruction_every,
         model_overrides=parse_model_overrides(FLAGS.model_overrides),
         extra_callbacks=extra,
+        allow_config_change=FLAGS.allow_config_change,
     )
 
 
 def pretraining_main(dataset):
     """Entry point of an example script: parse flags, pretrain on `dataset`."""
     define_pretraining_flags()
-    app.run(lambda argv: _run(dataset))
+    app.run(lambda argv: exit_on_failure(lambda: _run(dataset)))

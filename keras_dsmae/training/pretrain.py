@@ -11,12 +11,19 @@ import numpy as np
 from keras_dsmae import data
 from keras_dsmae.callbacks.history_csv import HistoryCSV
 from keras_dsmae.callbacks.reconstruction_grid import ReconstructionGrid
+from keras_dsmae.callbacks.run_checkpoint import RunCheckpoint, TrainingDiverged
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 from keras_dsmae.models import DSMAE
 from keras_dsmae.plotting import save_history_plot
 from keras_dsmae.training.optimizer import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.training.precision import resolve_precision
+from keras_dsmae.training.run_config import (
+    model_signature,
+    settings_for_continuation,
+    write_run_config,
+)
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.finite import non_finite_variables
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -43,13 +50,17 @@ def run_pretraining(
     synthetic_examples=2048,
     reconstruction_every=5,
     extra_callbacks=(),
+    allow_config_change=False,
     verbose="auto",
 ):
     """Pretrain a DSMAE on `dataset` and write the run into `output_dir`.
 
     Running again with the same `output_dir` resumes from the last completed
     epoch (weights, optimizer, teacher and EMA schedule position), also when
-    `epochs` was raised.
+    `epochs` was raised. Any other changed setting is refused with a
+    `ConfigMismatch` (a `ValueError`) naming it, unless `allow_config_change`.
+    A run whose weights or loss become non-finite keeps its last good
+    checkpoint and encoder, and raises `TrainingDiverged`.
 
     Args:
         dataset: "cifar10", "cifar100" or "stl10".
@@ -72,6 +83,10 @@ def run_pretraining(
         synthetic_examples: how many generated images.
         reconstruction_every: picture interval in epochs.
         extra_callbacks: more Keras callbacks (e.g. `KNNMonitor`).
+        allow_config_change: continue the run in `output_dir` from its last
+            checkpoint although settings other than `epochs` changed (not the
+            model's shape or precision); the change is recorded in
+            `run_config.json`.
         verbose: passed to `fit`.
 
     Returns:
@@ -85,6 +100,8 @@ def run_pretraining(
     validation.check_float("learning_rate", learning_rate, 0.0, low_open=True)
     validation.check_float("warmup_epochs", warmup_epochs, 0.0)
     validation.check_float("weight_decay", weight_decay, 0.0)
+    validation.check_seed("seed", seed, allow_none=False)
+    validation.check_int("reconstruction_every", reconstruction_every, minimum=1)
     policy = resolve_precision(mixed_precision)
     preset = preset or spec.default_preset
     overrides = {
@@ -120,22 +137,26 @@ def run_pretraining(
     display = _display_images(dataset, data_dir, use_synthetic_data, seed)
     normalization = data.normalization_for(dataset)
     history_path = os.path.join(output_dir, "history.csv")
+    checkpoint = RunCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR))
+    settings = dict(
+        dataset=dataset, preset=preset, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size,
+        learning_rate=learning_rate, peak_learning_rate=scaled_learning_rate(learning_rate, batch_size),
+        warmup_epochs=warmup_epochs, weight_decay=weight_decay, overrides=overrides,
+        dtype_policy=policy, seed=seed, backend=keras.backend.backend(),
+        use_synthetic_data=use_synthetic_data, model_signature=model_signature(model),
+    )
+    if checkpoint.checkpoints():
+        settings = settings_for_continuation(output_dir, settings, allow_config_change)
+    write_run_config(output_dir, settings)
     callbacks = [
         TeacherEMA(),  # first: adds `teacher_momentum` to the logs the others write
         HistoryCSV(history_path),  # before the checkpoint: see HistoryCSV
-        keras.callbacks.BackupAndRestore(os.path.join(output_dir, CHECKPOINT_DIR), delete_checkpoint=False),
+        checkpoint,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), write_graph=False),
         ReconstructionGrid(display, os.path.join(output_dir, "reconstructions"), normalization, reconstruction_every),
         *extra_callbacks,
     ]
-    _write_run_config(output_dir, dict(
-        dataset=dataset, preset=preset, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size,
-        learning_rate=learning_rate, peak_learning_rate=scaled_learning_rate(learning_rate, batch_size),
-        warmup_epochs=warmup_epochs, weight_decay=weight_decay, overrides=overrides,
-        dtype_policy=policy, seed=seed, backend=keras.backend.backend(),
-        use_synthetic_data=use_synthetic_data,
-    ))
     print(
         f"keras_dsmae pretraining: {dataset} with {preset} {overrides or ''} on "
         f"{keras.backend.backend()} ({policy}); {epochs} epochs × {steps} steps of "
@@ -147,12 +168,53 @@ def run_pretraining(
     start = time.time()
     history = model.fit(train.repeat(), epochs=epochs, steps_per_epoch=steps,
                         callbacks=callbacks, verbose=verbose)
-    model.encoder.save(os.path.join(output_dir, "encoder.keras"))
+    _raise_if_diverged(model, history, checkpoint, output_dir)
+    export_encoder(model.encoder, os.path.join(output_dir, "encoder.keras"))
     if os.path.exists(history_path):
         save_history_plot(history_path, os.path.join(output_dir, "curves.png"))
     print(f"done in {time.time() - start:.0f} s; wrote {output_dir}/encoder.keras, "
           f"history.csv, curves.png, reconstructions/, tensorboard/", flush=True)
     return model, history
+
+
+def _raise_if_diverged(model, history, checkpoint, output_dir):
+    """`TrainingDiverged` when training stopped on non-finite numbers (by
+    `TerminateOnNaN` mid-epoch or by the checkpoint's own check)."""
+    reason = checkpoint.diverged
+    if reason is None:
+        losses = history.history.get("loss", [])
+        if losses and not np.isfinite(losses[-1]):
+            reason = f"the last epoch's loss is {losses[-1]}"
+        elif non_finite_variables(model.weights):
+            reason = "the model's weights hold non-finite values"
+    if reason is None:
+        return
+    last = checkpoint.last_good_epoch
+    where = (
+        f"the last good state is the checkpoint after epoch {last} in "
+        f"{os.path.join(output_dir, CHECKPOINT_DIR)}; a rerun resumes from it"
+        if last else "no epoch finished with finite weights, so no checkpoint was written"
+    )
+    raise TrainingDiverged(
+        f"Training diverged: {reason}. Nothing from the diverged epoch was saved and "
+        f"encoder.keras was not written; {where}. Lower --learning_rate or raise "
+        f"--warmup_epochs; to continue the same folder with "
+        f"new settings pass --allow_config_change."
+    )
+
+
+def export_encoder(encoder, path):
+    """Save `encoder` to `path` (`.keras`) atomically, and only when all its
+    weights are finite (otherwise `TrainingDiverged`, and `path` is left as
+    it was)."""
+    bad = non_finite_variables(encoder.weights)
+    if bad:
+        raise TrainingDiverged(
+            f"Not writing {path}: {len(bad)} encoder weight(s) are non-finite, e.g. {bad[0]}."
+        )
+    partial = path[: -len(".keras")] + ".partial.keras"
+    encoder.save(partial)
+    os.replace(partial, path)
 
 
 def _check_model_matches_data(model, spec, preset):
@@ -183,8 +245,3 @@ def _display_images(dataset, data_dir, use_synthetic_data, seed, count=8):
     )
     images, _ = next(iter(source))
     return np.asarray(images)
-
-
-def _write_run_config(output_dir, settings):
-    with open(os.path.join(output_dir, "run_config.json"), "w") as file:
-        json.dump(settings, file, indent=2, default=str)

@@ -1,6 +1,7 @@
 """Argument checks that raise `ValueError` naming the argument, the value and
 what is allowed. Used at construction time by every layer and model."""
 
+import math
 import numbers
 
 
@@ -42,11 +43,21 @@ def check_float(name, value, low=None, high=None, low_open=False, high_open=Fals
         )
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
-    if too_low or too_high or value != value:  # value != value catches NaN
+    if too_low or too_high or not math.isfinite(value):  # NaN and ±inf too
         raise ValueError(
-            f"`{name}` must be in {interval()}; got {name}={value!r}."
+            f"`{name}` must be a finite number in {interval()}; got {name}={value!r}."
         )
     return float(value)
+
+
+def check_seed(name, value, allow_none=True):
+    """Require a seed: an integer >= 0 (or None when `allow_none`)."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        allowed = "an integer >= 0" + (" or None" if allow_none else "")
+        raise ValueError(f"`{name}` must be {allowed}; got {name}={value!r}.")
+    return int(value)
 
 
 def check_choice(name, value, choices):
@@ -113,3 +124,20 @@ def check_image_shape(images_shape, image_size, num_channels, name="images"):
                 f"got shape {tuple(images_shape)}. Resize the images or build "
                 f"the model with a matching `image_size`/`num_channels`."
             )
+
+
+def check_width_and_heads(width_name, width, heads_name, heads):
+    """Require a token width >= 4 that `heads` attention heads divide,
+    naming the caller's own arguments."""
+    check_int(width_name, width, minimum=4)
+    check_int(heads_name, heads, minimum=1)
+    if width % heads:
+        raise ValueError(
+            f"`{width_name}` must be a multiple of `{heads_name}`; got "
+            f"{width_name}={width} and {heads_name}={heads}. Allowed: e.g. "
+            f"{heads_name}={_largest_divisor_at_most(width, heads)}."
+        )
+
+
+def _largest_divisor_at_most(number, limit):
+    return max(d for d in range(1, min(number, limit) + 1) if number % d == 0)

@@ -1,0 +1,66 @@
+"""Checks of what a user hands to `DSMAE.fit`, before any work is done.
+
+DSMAE trains on normalised float images. Raw pixels (uint8, or floats that
+are whole numbers in 0–255) and empty data are refused with a `ValueError`
+that points to `keras_dsmae.data.from_arrays`; labels are dropped, since
+the model ignores them (so labels of any type, strings included, work).
+"""
+
+import numpy as np
+
+FROM_ARRAYS_HINT = (
+    "Pass normalised float images: keras_dsmae.data.from_arrays(images) turns "
+    "uint8 or [0, 1] images into a normalised, augmented tf.data pipeline for fit."
+)
+RAW_SAMPLE = 4096  # pixels inspected for the 0–255 check
+
+
+def check_image_dtype(dtype_name, where="images"):
+    """`ValueError` unless `dtype_name` (e.g. "float32") is a float type."""
+    if "float" not in str(dtype_name):
+        raise ValueError(
+            f"`{where}` must hold normalised float images; got dtype {dtype_name}. "
+            f"{FROM_ARRAYS_HINT}"
+        )
+
+
+def _check_array(images):
+    shape = getattr(images, "shape", None)
+    if shape is not None and len(shape) and shape[0] == 0:
+        raise ValueError(f"`x` is empty: got images of shape {tuple(shape)}. {FROM_ARRAYS_HINT}")
+    check_image_dtype(np.asarray(images).dtype, "x")
+    sample = np.asarray(images).reshape(-1)[:RAW_SAMPLE]
+    if sample.size and sample.min() >= 0 and sample.max() > 2 and np.all(sample == np.round(sample)):
+        raise ValueError(
+            f"`x` looks like raw 0–255 pixels (whole numbers from {sample.min():g} to "
+            f"{sample.max():g}), not normalised images. {FROM_ARRAYS_HINT}"
+        )
+
+
+def _check_dataset(dataset):
+    spec = dataset.element_spec
+    image_spec = spec[0] if isinstance(spec, tuple) else spec
+    check_image_dtype(getattr(image_spec.dtype, "name", image_spec.dtype), "x")
+    if int(dataset.cardinality()) == 0:
+        raise ValueError(f"The dataset passed to fit is empty (no batches). {FROM_ARRAYS_HINT}")
+    if isinstance(spec, tuple):  # (images, labels, ...): labels are not used
+        dataset = dataset.map(lambda images, *rest: images)
+    return dataset
+
+
+def prepare_fit_inputs(arguments):
+    """Check and simplify `fit`'s bound arguments in place.
+
+    Args:
+        arguments: `inspect.BoundArguments.arguments` of `keras.Model.fit`.
+    """
+    x = arguments.get("x")
+    if hasattr(x, "element_spec"):
+        arguments["x"] = _check_dataset(x)
+        if "shuffle" not in arguments:
+            # A tf.data pipeline shuffles itself; Keras would warn that its
+            # default shuffle=True is ignored.
+            arguments["shuffle"] = False
+    elif hasattr(x, "dtype") and hasattr(x, "shape"):
+        _check_array(x)
+    arguments.pop("y", None)  # self-supervised: labels are ignored

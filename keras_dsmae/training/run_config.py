@@ -1,0 +1,112 @@
+"""`run_config.json`: the settings of a run, and the check that a rerun in
+the same folder continues the same run instead of mixing two."""
+
+import hashlib
+import json
+import os
+
+RUN_CONFIG_FILE = "run_config.json"
+# Settings a rerun may change without `allow_config_change`.
+GROWABLE = ("epochs",)
+# Recorded, never compared (the weights files are the same on every backend).
+NOT_COMPARED = ("backend", "peak_learning_rate", "changes", "model_signature")
+
+
+class ConfigMismatch(ValueError):
+    """A rerun asked for other settings than the run in its output folder."""
+
+
+def model_signature(model):
+    """A short fingerprint of the model's variables (their shapes, in order;
+    paths carry per-process name counters): equal fingerprints mean a
+    checkpoint of one loads into the other."""
+    text = ";".join(str(tuple(w.shape)) for w in model.weights)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def read_run_config(output_dir):
+    """The saved settings, or None when the folder has none."""
+    path = os.path.join(output_dir, RUN_CONFIG_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as file:
+        return json.load(file)
+
+
+def write_run_config(output_dir, settings):
+    """Write `run_config.json` atomically (write aside, then rename)."""
+    path = os.path.join(output_dir, RUN_CONFIG_FILE)
+    with open(path + ".tmp", "w") as file:
+        json.dump(settings, file, indent=2, default=str)
+    os.replace(path + ".tmp", path)
+
+
+def _normalised(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def differences(saved, requested):
+    """`{setting: (saved, requested)}` of the compared settings that differ."""
+    keys = (set(saved) | set(requested)) - set(NOT_COMPARED)
+    found = {}
+    for key in sorted(keys):
+        old, new = _normalised(saved.get(key)), _normalised(requested.get(key))
+        if old != new:
+            found[key] = (old, new)
+    return found
+
+
+def settings_for_continuation(output_dir, requested, allow_config_change=False):
+    """The settings to record for a run that continues in `output_dir`.
+
+    Args:
+        output_dir: the run folder, which holds a checkpoint.
+        requested: this invocation's settings, including `model_signature`
+            and `dtype_policy`.
+        allow_config_change: accept changed settings other than the model's
+            shape and precision; the change is recorded under `"changes"`.
+
+    Returns:
+        the settings dict to write back (the requested ones, with the
+        history of changes).
+
+    Raises:
+        ConfigMismatch: naming every setting that differs, the saved and the
+            requested value, and how to start a new run instead.
+    """
+    saved = read_run_config(output_dir)
+    if saved is None:
+        return requested
+    changed = differences(saved, requested)
+    epochs = changed.pop("epochs", None)
+    if epochs is not None and (epochs[1] or 0) < (epochs[0] or 0):
+        changed["epochs"] = epochs  # growing is a continuation; shrinking is not
+    unchangeable = {}
+    if saved.get("model_signature") not in (None, requested.get("model_signature")):
+        unchangeable["model shape"] = ("a different model", "this one")
+    if "dtype_policy" in changed:
+        unchangeable["dtype_policy"] = changed["dtype_policy"]
+    listing = "; ".join(f"{key}: saved {old!r}, now {new!r}" for key, (old, new) in changed.items())
+    how_new = (
+        f"To start a new run, pass another --output_dir (or move {output_dir!r} away)."
+    )
+    if unchangeable:
+        details = listing or "; ".join(f"{k}: saved {o!r}, now {n!r}" for k, (o, n) in unchangeable.items())
+        raise ConfigMismatch(
+            f"{output_dir!r} holds a run whose checkpoint cannot be continued with "
+            f"these settings: {details}. The model's shape or precision differs, so "
+            f"its weights do not fit. {how_new}"
+        )
+    if changed and not allow_config_change:
+        raise ConfigMismatch(
+            f"{output_dir!r} holds a run with other settings ({listing}). A rerun "
+            f"in the same folder continues that run; only a larger --epochs may "
+            f"change. {how_new} To continue this run from its last checkpoint "
+            f"with the new settings on purpose, pass --allow_config_change "
+            f"(allow_config_change=True)."
+        )
+    recorded = dict(requested)
+    recorded["changes"] = list(saved.get("changes", []))
+    if changed:
+        recorded["changes"].append({k: {"saved": o, "now": n} for k, (o, n) in changed.items()})
+    return recorded

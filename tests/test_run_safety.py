@@ -1,0 +1,117 @@
+"""Runs that survive kills, divergence and a changed configuration: nothing
+lost, nothing silently wrong (the pretraining job end to end)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from keras_dsmae.callbacks.run_checkpoint import TrainingDiverged
+from keras_dsmae.training.run_config import ConfigMismatch
+from tests.test_pretraining import STEPS, history_rows, pretrain
+from tests.conftest import to_numpy
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KILLER = os.path.join(REPO, "tests", "helpers", "kill_during_checkpoint.py")
+
+
+def test_a_kill_while_a_checkpoint_is_written_resumes_from_the_previous_one(tmp_path):
+    # SIGKILL half-way through writing the second epoch's checkpoint.
+    killed = subprocess.run([sys.executable, KILLER, str(tmp_path), "2"],
+                            capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    model, history = pretrain(tmp_path, epochs=3)
+    assert history.epoch == [1, 2]  # epoch 0's checkpoint was whole; 1 and 2 ran again
+    assert [int(r["epoch"]) for r in history_rows(tmp_path)] == [0, 1, 2]
+    assert int(to_numpy(model.optimizer.iterations)) == 3 * STEPS
+    assert (tmp_path / "encoder.keras").exists()
+    assert not [n for n in os.listdir(tmp_path / "checkpoints") if n.startswith(".partial")]
+
+
+def test_a_damaged_newest_checkpoint_is_skipped_with_a_warning(tmp_path):
+    pretrain(tmp_path, epochs=2)
+    newest = sorted(os.listdir(tmp_path / "checkpoints"))[-1]
+    with open(tmp_path / "checkpoints" / newest / "model.weights.h5", "wb") as file:
+        file.write(b"not a weights file")
+    with pytest.warns(UserWarning, match=newest):
+        _, history = pretrain(tmp_path, epochs=3)
+    assert history.epoch == [1, 2]
+
+
+def diverge(output_dir, **kwargs):
+    return pretrain(output_dir, learning_rate=1e12, warmup_epochs=0, **kwargs)
+
+
+def test_a_diverged_run_keeps_its_last_good_checkpoint_and_encoder(tmp_path):
+    pretrain(tmp_path, epochs=1)
+    good_encoder = (tmp_path / "encoder.keras").read_bytes()
+    with pytest.raises(TrainingDiverged, match=r"(?s)diverged.*after epoch 1.*checkpoints"):
+        diverge(tmp_path, epochs=3, allow_config_change=True)
+    assert (tmp_path / "encoder.keras").read_bytes() == good_encoder
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_0001"]
+    # A rerun with the sane rate resumes from the good state, not from NaNs.
+    model, history = pretrain(tmp_path, epochs=3, allow_config_change=True)
+    assert history.epoch == [1, 2] and np.isfinite(history.history["loss"]).all()
+    assert all(np.isfinite(to_numpy(w)).all() for w in model.weights)
+
+
+def test_the_job_exits_non_zero_and_names_the_last_good_state_when_it_diverges(tmp_path):
+    command = [
+        sys.executable, os.path.join(REPO, "examples", "pretrain_cifar10.py"), "--use_synthetic_data",
+        "--epochs=2", "--steps_per_epoch=2", "--batch_size=8", "--learning_rate=1e12",
+        "--warmup_epochs=0", f"--output_dir={tmp_path}", "--mixed_precision=float32",
+        "--model_overrides=" + json.dumps({"image_size": 32, "patch_size": 8, "encoder_dim": 32,
+                                           "encoder_depth": 1, "encoder_heads": 2, "decoder_dim": 32,
+                                           "decoder_depth": 1, "decoder_heads": 2}),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "error: Training diverged" in result.stderr and "done" not in result.stdout
+    assert not (tmp_path / "encoder.keras").exists()
+    assert not os.listdir(tmp_path / "checkpoints") if (tmp_path / "checkpoints").exists() else True
+
+
+@pytest.mark.parametrize("change, named", [
+    ({"mask_ratio": 0.5}, "overrides"),
+    ({"noise_std": 0.1}, "overrides"),
+    ({"seed": 7}, "seed"),
+    ({"learning_rate": 1e-3}, "learning_rate"),
+    ({"epochs": 1}, "epochs"),
+])
+def test_a_rerun_with_other_settings_is_refused_naming_them(tmp_path, change, named):
+    pretrain(tmp_path, epochs=2)
+    saved = (tmp_path / "run_config.json").read_text()
+    rows = history_rows(tmp_path)
+    with pytest.raises(ConfigMismatch, match=rf"(?s){named}.*saved.*now.*--output_dir.*--allow_config_change"):
+        pretrain(tmp_path, **{"epochs": 2, **change})
+    assert (tmp_path / "run_config.json").read_text() == saved
+    assert history_rows(tmp_path) == rows
+
+
+def test_a_rerun_with_another_model_shape_is_refused_even_when_changes_are_allowed(tmp_path):
+    pretrain(tmp_path, epochs=1)
+    with pytest.raises(ConfigMismatch, match=r"(?s)encoder_depth.*weights do not fit.*--output_dir"):
+        pretrain(tmp_path, epochs=2, model_overrides={**json.loads(
+            (tmp_path / "run_config.json").read_text())["overrides"], "encoder_depth": 3},
+            allow_config_change=True)
+
+
+def test_an_allowed_change_is_recorded(tmp_path):
+    pretrain(tmp_path, epochs=1)
+    pretrain(tmp_path, epochs=2, learning_rate=3e-4, allow_config_change=True)
+    config = json.loads((tmp_path / "run_config.json").read_text())
+    assert config["learning_rate"] == 3e-4
+    assert config["changes"] == [{"learning_rate": {"saved": 1.5e-4, "now": 3e-4}}]
+
+
+def test_momentum_never_decreases_when_a_finished_run_gets_more_epochs(tmp_path):
+    pretrain(tmp_path, epochs=2)
+    model, _ = pretrain(tmp_path, epochs=4)
+    momentum = [float(r["teacher_momentum"]) for r in history_rows(tmp_path)]
+    assert momentum == sorted(momentum), momentum
+    assert momentum[-1] == pytest.approx(1.0)
+    assert int(to_numpy(model.momentum_total_steps)) == 4 * STEPS
