@@ -30,3 +30,16 @@ def test_trains_without_nan_and_keeps_float32_state(policy):
     assert int(to_numpy(model.ema_step)) == 6
     loss = model.compute_loss(images, None, model(images), training=False)
     assert keras.backend.standardize_dtype(loss.dtype) == "float32"
+
+
+@pytest.mark.parametrize("precision", ["bfloat16", "float16"])
+def test_pretraining_job_finishes_under_mixed_precision(tmp_path, precision):
+    from tests.test_pretraining import pretrain
+
+    model, history = pretrain(tmp_path, epochs=2, mixed_precision=precision)
+    assert model.dtype_policy.name == f"mixed_{precision}"
+    assert np.isfinite(history.history["loss"]).all()
+    for produced in ("encoder.keras", "curves.png", "reconstructions/epoch_002.png"):
+        assert (tmp_path / produced).stat().st_size > 0, produced
+    encoder = keras.models.load_model(tmp_path / "encoder.keras")
+    assert all(np.isfinite(to_numpy(w)).all() for w in encoder.weights)

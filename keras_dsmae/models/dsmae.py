@@ -329,7 +329,7 @@ class DSMAE(keras.Model):
         images = ops.convert_to_tensor(images, dtype="float32")
         outputs = self._forward(images, training=False)
         batch = ops.shape(images)[0]
-        clean = self.encoder.patchify(images)
+        clean = ops.cast(self.encoder.patchify(images), "float32")
         mask = ops.cast(ops.expand_dims(outputs["mask"][:batch], -1), "float32")
         predicted = ops.cast(outputs["pixels"][:batch], "float32")
         if self.norm_pix_loss:
