@@ -50,6 +50,25 @@ def test_linear_probe_separates_linearly_separable_features():
     assert linear_probe(flatten_encoder(), (x, y), (xt, yt), epochs=20, batch_size=64) > 0.95
 
 
+def offset_feature_encoder(size=16, channels=3, offset=5.0, scale=0.01):
+    """Features `offset + scale × flattened image`: far from zero mean and with
+    a tiny variance (2e-4 here), as real encoder features often are."""
+    dim = size * size * channels
+    dense = keras.layers.Dense(dim, kernel_initializer=keras.initializers.Identity(scale),
+                               bias_initializer=keras.initializers.Constant(offset))
+    return keras.Sequential([keras.Input((size, size, channels)), keras.layers.Flatten(), dense])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_linear_probe_is_right_with_few_examples_and_few_steps(seed):
+    # 16 images, 2 epochs of 2 steps: far too few for BatchNormalization's
+    # moving statistics to reach the features' own (variance 2e-4 around 5).
+    (x, y), (xt, yt) = two_class_images(16, seed=seed, noise=0.1), two_class_images(64, seed=seed + 10, noise=0.1)
+    encoder = offset_feature_encoder()
+    assert knn_accuracy(encoder, (x, y), (xt, yt), k=3) == 1.0
+    assert linear_probe(encoder, (x, y), (xt, yt), epochs=2, batch_size=8, seed=seed) > 0.95
+
+
 def test_features_from_tokens_and_from_a_tf_dataset():
     encoder = keras_dsmae.ViTEncoder(image_size=16, patch_size=4, hidden_dim=16, depth=1, num_heads=2)
     x, y = two_class_images(10)

@@ -11,9 +11,11 @@ def linear_probe(encoder, train, test, epochs=30, batch_size=256, learning_rate=
                  pooling="mean", num_classes=None, seed=0, verbose=0):
     """Test accuracy of a linear classifier on frozen encoder features.
 
-    As MAE probes: features are computed once; the classifier is a
-    `BatchNormalization` without affine parameters followed by a `Dense`
-    layer, trained with softmax cross-entropy (here with Adam).
+    Features are computed once and standardised per dimension with the
+    exact mean and standard deviation of the training features (what MAE's
+    affine-free `BatchNormalization` aims at, without depending on moving
+    statistics that need many steps to converge); the classifier is one
+    `Dense` layer trained with softmax cross-entropy (here with Adam).
 
     Args:
         encoder: a `ViTEncoder` or any image → feature model (kept frozen).
@@ -32,10 +34,13 @@ def linear_probe(encoder, train, test, epochs=30, batch_size=256, learning_rate=
     validation.check_int("epochs", epochs, minimum=1)
     train_features, train_labels, test_features, test_labels, num_classes = train_test_features(
         encoder, train, test, batch_size, pooling, num_classes)
+    mean = train_features.mean(axis=0)
+    std = np.sqrt(train_features.var(axis=0) + 1e-6)
+    train_features = (train_features - mean) / std
+    test_features = (test_features - mean) / std
     keras.utils.set_random_seed(seed)
     probe = keras.Sequential([
         keras.Input((train_features.shape[1],)),
-        keras.layers.BatchNormalization(center=False, scale=False, epsilon=1e-6),
         keras.layers.Dense(num_classes, kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.01)),
     ], name="linear_probe")
     probe.compile(
