@@ -163,3 +163,31 @@ def test_fine_tune_learns_an_easy_task():
     assert losses[-1] < 0.7 * losses[0]
     assert result.accuracy > 0.9
     assert result.model.output_shape == (None, 2)
+
+
+def test_evaluation_refuses_labels_outside_the_classes_before_any_work():
+    x, y = two_class_images(16)
+    four = np.arange(16) % 4
+    encoder = flatten_encoder()
+    vit = keras_dsmae.ViTEncoder(**{"image_size": 16, "patch_size": 4, "hidden_dim": 16, "depth": 1, "num_heads": 2})
+    with pytest.raises(ValueError, match=r"num_classes=2.*label 3"):
+        fine_tune(vit, (x, four), (x, y), num_classes=2, epochs=1, batch_size=8)
+    with pytest.raises(ValueError, match=r"num_classes.*>= 2.*num_classes=0"):
+        fine_tune(vit, (x, y), (x, y), num_classes=0, epochs=1)
+    with pytest.raises(ValueError, match=r"labels.*integer class indices >= 0.*-1"):
+        knn_accuracy(encoder, (x, y - 1), (x, y))
+    with pytest.raises(ValueError, match=r"num_classes=0"):
+        knn_accuracy(encoder, (x, y), (x, y), num_classes=0)
+    with pytest.raises(ValueError, match=r"num_classes=2.*label 3"):
+        linear_probe(encoder, (x, four), (x, y), num_classes=2, epochs=1)
+    with pytest.raises(ValueError, match=r"labels.*integer class indices.*'cat'"):
+        knn_accuracy(encoder, (x, np.array(["cat"] * 16)), (x, y))
+
+
+def test_fine_tune_stops_at_a_dataset_label_outside_the_classes():
+    x, _ = two_class_images(16)
+    labels = np.arange(16) % 4
+    train = tf.data.Dataset.from_tensor_slices((x, labels)).batch(8)
+    vit = keras_dsmae.ViTEncoder(**{"image_size": 16, "patch_size": 4, "hidden_dim": 16, "depth": 1, "num_heads": 2})
+    with pytest.raises(Exception, match=r"num_classes=2"):
+        fine_tune(vit, train, train, num_classes=2, epochs=1, batch_size=8, verbose=0)

@@ -68,17 +68,71 @@ def extract_features(encoder, data, batch_size=256, pooling="mean"):
         labels.append(np.asarray(batch_labels).reshape(-1))
     if not features:
         raise ValueError("The evaluation data is empty.")
-    return np.concatenate(features), np.concatenate(labels).astype("int64")
+    return np.concatenate(features), check_labels(np.concatenate(labels))
+
+
+def check_num_classes(num_classes):
+    """`num_classes` must be None or an integer >= 2."""
+    if num_classes is not None:
+        validation.check_int("num_classes", num_classes, minimum=2)
+    return num_classes
+
+
+def check_labels(labels, num_classes=None, name="labels"):
+    """Require integer class labels in `[0, num_classes)`.
+
+    Args:
+        labels: array-like of labels.
+        num_classes: None (then only `>= 0` is required) or the class count.
+        name: how the message names the labels.
+
+    Returns:
+        the labels as an int64 numpy array.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    if labels.size and not (np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.bool_)):
+        if not (np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels))):
+            raise ValueError(
+                f"`{name}` must be integer class indices >= 0; got dtype {labels.dtype} "
+                f"(e.g. {labels[0]!r}). Map class names to 0..C-1 first."
+            )
+    labels = labels.astype("int64")
+    if labels.size and labels.min() < 0:
+        raise ValueError(
+            f"`{name}` must be integer class indices >= 0; got {labels.min()} among them."
+        )
+    if labels.size and num_classes is not None and labels.max() >= num_classes:
+        raise ValueError(
+            f"`{name}` must be < num_classes={num_classes}; got label {labels.max()}. "
+            f"Pass num_classes={labels.max() + 1} or more, or fix the labels."
+        )
+    return labels
+
+
+def labels_of(data):
+    """The labels of `(images, labels)` arrays, or None for a dataset."""
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        return np.asarray(data[1])
+    return None
 
 
 def train_test_features(encoder, train, test, batch_size=256, pooling="mean", num_classes=None):
     """`extract_features` of both splits and the number of classes.
 
+    Labels are checked first when they are arrays (before any encoder pass),
+    and always after extraction.
+
     Returns:
         `(train_features, train_labels, test_features, test_labels, num_classes)`;
         `num_classes` defaults to the largest label + 1.
     """
+    check_num_classes(num_classes)
+    for name, split in (("train labels", train), ("test labels", test)):
+        if labels_of(split) is not None:
+            check_labels(labels_of(split), num_classes, name)
     train_features, train_labels = extract_features(encoder, train, batch_size, pooling)
     test_features, test_labels = extract_features(encoder, test, batch_size, pooling)
+    train_labels = check_labels(train_labels, num_classes, "train labels")
+    test_labels = check_labels(test_labels, num_classes, "test labels")
     num_classes = num_classes or int(max(train_labels.max(), test_labels.max())) + 1
     return train_features, train_labels, test_features, test_labels, num_classes

@@ -5,6 +5,7 @@ import dataclasses
 import keras
 import numpy as np
 
+from keras_dsmae.evaluation.features import check_labels, labels_of
 from keras_dsmae.models.classifier import build_classifier
 from keras_dsmae.training.layerwise_adamw import LayerwiseDecayAdamW
 from keras_dsmae.training.optimizer import NO_WEIGHT_DECAY, scaled_learning_rate, warmup_cosine_schedule
@@ -37,7 +38,12 @@ def mixing_augmentation(num_classes, mixup_alpha=0.8, cutmix_alpha=1.0, label_sm
         return labels * (1.0 - label_smoothing) + label_smoothing / num_classes
 
     def augment(images, labels):
-        labels = tf.one_hot(tf.cast(tf.reshape(labels, [-1]), tf.int32), num_classes)
+        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
+        tf.debugging.assert_less(
+            labels, num_classes,
+            message=f"fine-tuning labels must be < num_classes={num_classes}")
+        tf.debugging.assert_non_negative(labels, message="fine-tuning labels must be >= 0")
+        labels = tf.one_hot(labels, num_classes)
         if not mixers:
             return images, smooth(labels)
         batch = {"images": images, "labels": labels}
@@ -101,6 +107,10 @@ def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, l
     Returns:
         `FineTuneResult(accuracy, model, history)`.
     """
+    validation.check_int("num_classes", num_classes, minimum=2)
+    for name, split in (("train labels", train), ("test labels", test)):
+        if labels_of(split) is not None:
+            check_labels(labels_of(split), num_classes, name)
     validation.check_int("epochs", epochs, minimum=1)
     validation.check_int("batch_size", batch_size, minimum=1)
     validation.check_float("mixup_alpha", mixup_alpha, 0.0)
