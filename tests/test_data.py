@@ -119,6 +119,36 @@ def test_from_arrays_rejects_bad_input(kwargs, fragment):
         data.from_arrays(**kwargs)
 
 
+def test_from_arrays_refuses_float_images_outside_the_unit_interval():
+    raw = np.random.default_rng(0).integers(0, 256, (8, 8, 8, 3)).astype("float32")
+    with pytest.raises(ValueError, match=r"(?s)images.*\[0, 1\].*255.*uint8"):
+        data.from_arrays(raw)
+    with pytest.raises(ValueError, match=r"images.*\[0, 1\].*-0.5"):
+        data.from_arrays(np.full((8, 8, 8, 3), -0.5, "float32"))
+
+
+def test_from_arrays_refuses_non_finite_images_with_a_count():
+    images = np.random.default_rng(0).random((8, 8, 8, 3)).astype("float32")
+    images[2, 0, 0, 0] = np.nan
+    images[5, 1, 1, 1] = np.inf
+    with pytest.raises(ValueError, match=r"images.*2 of 8.*non-finite.*\[2, 5\]"):
+        data.from_arrays(images)
+
+
+@pytest.mark.parametrize("source", ["arrays", "folder"])
+def test_a_batch_larger_than_the_data_is_refused_when_training(tmp_path, source):
+    if source == "arrays":
+        make = lambda **kw: data.from_arrays(np.zeros((6, 8, 8, 3), np.uint8), **kw)  # noqa: E731
+    else:
+        write_image_folder(tmp_path)
+        make = lambda **kw: data.from_image_folder(tmp_path, image_size=8, **kw)  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the folder's corrupt file
+        with pytest.raises(ValueError, match=r"batch_size=64.*(6|5) images.*no batch"):
+            make(batch_size=64)
+        assert len(as_numpy(make(batch_size=64, training=False))) == 1  # evaluation keeps it
+
+
 def write_image_folder(root):
     """Two classes; odd sizes, grayscale, RGBA, and one corrupt file."""
     rng = np.random.default_rng(0)

@@ -7,6 +7,8 @@ from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.data.pipeline import build_pipeline
 from keras_dsmae.utils import validation
 
+FLOAT_TOLERANCE = 1e-3  # resampling overshoot and rounding are fine
+
 
 def from_arrays(
     images,
@@ -26,7 +28,8 @@ def from_arrays(
 
     Args:
         images: `(N, H, W)` or `(N, H, W, C)`, uint8 in [0, 255] or float in
-            [0, 1], `C` in {1, 3, 4}.
+            [0, 1] (anything else, and NaN or inf, is refused), `C` in
+            {1, 2, 3, 4}.
         labels: optional `(N,)` integer labels; then batches are
             `(images, labels)`.
         batch_size: images per batch.
@@ -54,6 +57,7 @@ def from_arrays(
                 f"dtype {images.dtype}."
             )
         images = images.astype("float32")
+        _check_float_pixels(images)
     if labels is not None:
         labels = np.asarray(labels)
         if labels.shape != (len(images),):
@@ -89,6 +93,26 @@ def from_arrays(
     )
     dataset.normalization = normalization
     return dataset
+
+
+def _check_float_pixels(images):
+    """Float images must be finite and in [0, 1] (the normalisation and the
+    pipeline treat them as fractions of full brightness)."""
+    finite_per_image = np.isfinite(images.reshape(len(images), -1)).all(axis=1)
+    if not finite_per_image.all():
+        bad = np.flatnonzero(~finite_per_image)
+        shown = bad[:10].tolist()
+        raise ValueError(
+            f"`images`: {len(bad)} of {len(images)} images hold non-finite values "
+            f"(NaN or inf), at indices {shown}{' ...' if len(bad) > 10 else ''}. "
+            f"Remove or repair them; one of them would make the normalisation NaN."
+        )
+    low, high = float(images.min()), float(images.max())
+    if low < -FLOAT_TOLERANCE or high > 1 + FLOAT_TOLERANCE:
+        raise ValueError(
+            f"`images` of a float dtype must be in [0, 1]; got values from {low:g} "
+            f"to {high:g}. Pass 0–255 pixels as uint8, or divide them by 255."
+        )
 
 
 def _statistics(images, num_channels, max_images=10_000):

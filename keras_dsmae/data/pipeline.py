@@ -102,6 +102,12 @@ def build_pipeline(
     image_size = validation.check_image_size("image_size", image_size)
     validation.check_int("batch_size", batch_size, minimum=1)
     low, high = _check_crop_scale(crop_scale)
+    if training and num_examples is not None and 0 <= num_examples < batch_size:
+        raise ValueError(
+            f"`batch_size` is too large: got batch_size={batch_size} for {num_examples} "
+            f"images; training drops the last partial batch, so no batch would be made. "
+            f"Allowed: batch_size <= {num_examples} (or more images)."
+        )
 
     def standardize(image, label):
         image = match_channels(to_unit_float(image), num_channels)
