@@ -26,7 +26,14 @@ from tests.conftest import tiny_model
         ({"teacher_view": "left"}, ["teacher_view", "'left'", "'full'", "'masked'"]),
         ({"num_folds": 2}, ["num_folds", "teacher_view", "'masked'"]),
         ({"teacher_view": "masked", "num_folds": 5}, ["num_folds", "12 masked", "num_folds=5"]),
-        ({"encoder_heads": 3}, ["hidden_dim", "num_heads", "32", "3"]),
+        ({"encoder_heads": 3}, ["encoder_dim", "encoder_heads", "32", "3"]),
+        ({"decoder_heads": 5}, ["decoder_dim", "decoder_heads", "32", "5"]),
+        ({"noise_std": float("inf")}, ["noise_std", "inf", "finite"]),
+        ({"loss_weight": float("inf")}, ["loss_weight", "inf", "finite"]),
+        ({"loss_weight": float("nan")}, ["loss_weight", "nan"]),
+        ({"seed": "abc"}, ["seed", "'abc'", "integer >= 0"]),
+        ({"seed": 1.5}, ["seed", "1.5", "integer >= 0"]),
+        ({"seed": -1}, ["seed", "-1", "integer >= 0"]),
         ({"mask_ratio": 0.99}, ["mask_ratio", "0.99", "16 patches"]),
         ({"pixel_loss_weight": 0.0, "loss_weight": 0.0}, ["pixel_loss_weight", "loss_weight"]),
         ({"contrast_temperature": 0.0}, ["contrast_temperature", "0.0"]),
@@ -87,3 +94,47 @@ def test_encoder_arguments_are_validated():
     with pytest.raises(ValueError, match=r"depth.*>= 1.*0"):
         keras_dsmae.ViTEncoder(**{"image_size": 16, "patch_size": 4, "depth": 0})
 
+
+
+FIT_ERRORS = [
+    (np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3)).astype("uint8"), r"dtype uint8.*from_arrays"),
+    (np.random.default_rng(0).integers(0, 256, (4, 16, 16, 3)).astype("float32"), r"raw 0–255.*from_arrays"),
+    (np.zeros((0, 16, 16, 3), "float32"), r"empty.*from_arrays"),
+]
+
+
+@pytest.mark.parametrize("images, message", FIT_ERRORS, ids=["uint8", "float_0_255", "empty"])
+@pytest.mark.parametrize("preset_like", ["dsmae", "mae"])
+def test_fit_refuses_raw_or_empty_images_pointing_to_from_arrays(images, message, preset_like):
+    overrides = {"noise_std": 0.0, "loss_weight": 0.0} if preset_like == "mae" else {}
+    model = tiny_model(**overrides)
+    model.compile(optimizer="adam")
+    with pytest.raises(ValueError, match=message):
+        model.fit(images, epochs=1, batch_size=2, verbose=0)
+
+
+def test_fit_refuses_a_uint8_dataset_and_an_empty_one():
+    import tensorflow as tf
+
+    model = tiny_model()
+    model.compile(optimizer="adam")
+    uint8 = tf.data.Dataset.from_tensor_slices(np.zeros((4, 16, 16, 3), "uint8")).batch(2)
+    with pytest.raises(ValueError, match=r"dtype uint8.*from_arrays"):
+        model.fit(uint8, epochs=1, verbose=0)
+    empty = tf.data.Dataset.from_tensor_slices(np.zeros((4, 16, 16, 3), "float32")).batch(8, drop_remainder=True)
+    with pytest.raises(ValueError, match=r"empty"):
+        model.fit(empty, epochs=1, verbose=0)
+
+
+def test_fit_ignores_labels_of_any_type_as_documented():
+    import tensorflow as tf
+
+    images = np.random.default_rng(0).standard_normal((4, 16, 16, 3)).astype("float32")
+    names = np.array(["cat", "dog", "cat", "bird"])
+    model = tiny_model()
+    model.compile(optimizer="adam")
+    history = model.fit(images, names, epochs=1, batch_size=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    dataset = tf.data.Dataset.from_tensor_slices((images, names)).batch(2)
+    history = model.fit(dataset, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
