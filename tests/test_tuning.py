@@ -78,3 +78,27 @@ def test_distributed_search_with_a_chief_and_two_workers_on_loopback(tmp_path):
     assert len(trial_dirs) == 3
     scored = [json.load(open(tmp_path / "dsmae_cifar10" / d / "trial.json"))["score"] for d in trial_dirs]
     assert all(s is not None for s in scored)
+
+
+@pytest.mark.parametrize("argument, value", [
+    ("max_trials", 0), ("max_trials", -1), ("epochs", 0), ("steps_per_epoch", 0), ("batch_size", 0),
+    ("knn_reference_examples", 0),
+])
+def test_bad_search_arguments_are_refused_before_any_trial(tmp_path, argument, value):
+    options = {**QUICK, "max_trials": 1, argument: value}
+    with pytest.raises(ValueError, match=rf"{argument}.*{value}"):
+        run_search("cifar10", directory=str(tmp_path), **options)
+    assert not (tmp_path / "dsmae_cifar10").exists()
+
+
+def test_model_overrides_that_cannot_build_are_refused_before_any_trial():
+    with pytest.raises(ValueError, match=r"encoder_dim.*encoder_heads"):
+        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides={**TINY_CIFAR, "encoder_heads": 3})
+
+
+def test_a_search_whose_every_trial_failed_raises(tmp_path):
+    from unittest import mock
+
+    with mock.patch.object(DSMAEHyperModel, "fit", side_effect=RuntimeError("out of memory")):
+        with pytest.raises(RuntimeError, match=r"(?s)all 2 trials failed.*out of memory"):
+            run_search("cifar10", max_trials=2, directory=str(tmp_path), **QUICK)

@@ -55,6 +55,10 @@ class DSMAEHyperModel(keras_tuner.HyperModel):
                 f"`model_overrides` must not fix the tuned hyperparameters; got {sorted(tuned)}. "
                 f"Narrow them with `ranges` instead."
             )
+        # One build at the ranges' midpoints: a setting that cannot make a
+        # model fails here, before any trial, with the model's own error.
+        middle = {name: (low + high) / 2 for name, (low, high) in self.ranges.items()}
+        keras_dsmae.DSMAE.from_preset(preset, **self.model_overrides, **middle)
 
     def build(self, hp):
         tuned = {

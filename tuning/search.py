@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
-from keras_dsmae.training.flags import parse_model_overrides  # noqa: E402
+from keras_dsmae.training.flags import exit_on_failure, parse_model_overrides  # noqa: E402
 
 TUNERS = ("random", "bayesian", "hyperband")
 
@@ -70,10 +70,19 @@ def run_search(dataset="cifar10", *, tuner="random", max_trials=10, epochs=10, s
     """
     from keras_dsmae import data
     from keras_dsmae.callbacks.knn_monitor import knn_datasets
+    from keras_dsmae.utils import validation
     from tuning.hypermodel import DSMAEHyperModel
     from tuning.report import format_trial_table, plot_objective, trial_rows
 
     spec = data.get_spec(dataset)
+    validation.check_int("max_trials", max_trials, minimum=1)
+    validation.check_int("epochs", epochs, minimum=1)
+    if steps_per_epoch is not None:
+        validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
+    validation.check_int("batch_size", batch_size, minimum=1)
+    validation.check_int("knn_reference_examples", knn_reference_examples, minimum=1)
+    validation.check_int("knn_query_examples", knn_query_examples, minimum=1)
+    validation.check_seed("seed", seed, allow_none=False)
     project_name = project_name or f"dsmae_{dataset}"
     references, queries = knn_datasets(
         dataset, reference_examples=knn_reference_examples, query_examples=knn_query_examples,
@@ -98,6 +107,7 @@ def run_search(dataset="cifar10", *, tuner="random", max_trials=10, epochs=10, s
         print(f"worker {worker}: no more trials; the chief reports the results.")
         return search_tuner
     rows = trial_rows(search_tuner)
+    _raise_if_every_trial_failed(search_tuner)
     best = search_tuner.get_best_hyperparameters(1)
     print("\nBest hyperparameters:", best[0].values if best else "none yet")
     print("\n" + format_trial_table(rows))
@@ -107,16 +117,26 @@ def run_search(dataset="cifar10", *, tuner="random", max_trials=10, epochs=10, s
     return search_tuner
 
 
+def _raise_if_every_trial_failed(search_tuner):
+    trials = list(search_tuner.oracle.trials.values())
+    if trials and not any(t.status == "COMPLETED" for t in trials):
+        messages = [t.message for t in trials if getattr(t, "message", None)]
+        raise RuntimeError(
+            f"The search has no result: all {len(trials)} trials failed. First error:\n"
+            + (messages[0].strip() if messages else "(KerasTuner recorded no message)")
+        )
+
+
 def main(argv):
     del argv
-    run_search(
+    exit_on_failure(lambda: run_search(
         FLAGS.dataset, tuner=FLAGS.tuner, max_trials=FLAGS.max_trials, epochs=FLAGS.epochs,
         steps_per_epoch=FLAGS.steps_per_epoch, batch_size=FLAGS.batch_size, preset=FLAGS.preset,
         learning_rate=FLAGS.learning_rate, knn_reference_examples=FLAGS.knn_reference_examples,
         knn_query_examples=FLAGS.knn_query_examples, directory=FLAGS.directory,
         project_name=FLAGS.project_name, use_synthetic_data=FLAGS.use_synthetic_data,
         data_dir=FLAGS.data_dir, seed=FLAGS.seed, model_overrides=parse_model_overrides(FLAGS.model_overrides),
-    )
+    ))
 
 
 if __name__ == "__main__":
