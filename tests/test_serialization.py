@@ -77,3 +77,33 @@ def test_preset_model_config_round_trip_and_listing():
     assert stl["image_size"] == 96 and stl["encoder_depth"] == 12
     mae = keras_dsmae.DSMAE.from_preset("mae_vit_tiny_cifar", encoder_depth=1, decoder_depth=1)
     assert mae.teacher is None
+
+
+SAVE_ON_ANOTHER_BACKEND = """
+import sys, keras, numpy as np
+sys.path.insert(0, {repo!r})
+from tests.conftest import structured_images, tiny_model
+model = tiny_model(seed=0)
+model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+model.fit(structured_images(4), batch_size=2, epochs=1, verbose=0)
+model.save({path!r})
+"""
+
+
+def test_a_compiled_model_saved_on_another_backend_loads_and_trains(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    other = "tensorflow" if keras.backend.backend() == "torch" else "torch"
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = str(tmp_path / f"saved_on_{other}.keras")
+    script = SAVE_ON_ANOTHER_BACKEND.format(repo=repo, path=path)
+    saved = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": other},
+                           capture_output=True, text=True, timeout=300)
+    assert saved.returncode == 0, saved.stderr[-3000:]
+    loaded = keras.models.load_model(path)
+    history = loaded.fit(structured_images(4), batch_size=2, epochs=1, verbose=0,
+                         callbacks=[keras_dsmae.callbacks.TeacherEMA()])
+    assert np.isfinite(history.history["loss"]).all()
+    assert int(to_numpy(loaded.optimizer.iterations)) == 4

@@ -20,6 +20,7 @@ from keras_dsmae.models.vit_encoder import ViTEncoder
 from keras_dsmae.schedules import cosine_momentum
 from keras_dsmae.utils import validation
 from keras_dsmae.utils.distribution import scale_loss_for_replicas
+from keras_dsmae.utils.portable_config import portable_compile_config
 
 TEACHER_VIEWS = ("full", "masked")
 
@@ -507,6 +508,15 @@ class DSMAE(keras.Model):
         return super().fit(**arguments)
 
     # --------------------------------------------------------- serialization
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        return None if config is None else portable_compile_config(config)
+
+    def compile_from_config(self, config):
+        """Compile from a saved config; the optimizer is rebuilt for this
+        backend even when the file was saved on another one."""
+        return super().compile_from_config(portable_compile_config(config))
+
     def get_config(self):
         encoder, decoder = self.encoder, self.decoder
         return {
