@@ -9,6 +9,7 @@ normalises, batches and prefetches.
 import tensorflow as tf
 
 from keras_dsmae.data.augmentation import pretraining_augmentation
+from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.utils import validation
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -101,7 +102,9 @@ def build_pipeline(
     """
     image_size = validation.check_image_size("image_size", image_size)
     validation.check_int("batch_size", batch_size, minimum=1)
+    validation.check_seed("seed", seed)
     low, high = _check_crop_scale(crop_scale)
+    _check_normalization(normalization, num_channels)
     if training and num_examples is not None and 0 <= num_examples < batch_size:
         raise ValueError(
             f"`batch_size` is too large: got batch_size={batch_size} for {num_examples} "
@@ -141,6 +144,19 @@ def build_pipeline(
     dataset = dataset.map(finish, num_parallel_calls=AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=training)
     return dataset.prefetch(AUTOTUNE)
+
+
+def _check_normalization(normalization, num_channels):
+    if not isinstance(normalization, Normalization):
+        raise ValueError(
+            f"`normalization` must be a keras_dsmae.data.Normalization(mean, std); got "
+            f"normalization={normalization!r}."
+        )
+    if len(normalization.mean) != num_channels:
+        raise ValueError(
+            f"`normalization` must have one mean/std per channel ({num_channels}); got "
+            f"{len(normalization.mean)}: {normalization}."
+        )
 
 
 def _check_crop_scale(crop_scale):
