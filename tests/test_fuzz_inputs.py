@@ -151,3 +151,24 @@ def test_evaluation(argument, call):
     labelled = (FLOATS, np.array([0, 1, 0, 1]))
     with pytest.raises(ValueError, match=argument):
         call(flat_encoder(), labelled)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, flags, named", [
+    ("examples/pretrain_cifar10.py", ["--epochs=0", "--output_dir={tmp}"], "epochs"),
+    ("examples/pretrain_cifar10.py", ["--learning_rate=-1", "--output_dir={tmp}"], "learning_rate"),
+    ("examples/linear_probe.py", ["--encoder={tmp}/missing/encoder.keras"], "--encoder"),
+    ("tuning/search.py", ["--max_trials=0", "--directory={tmp}"], "max_trials"),
+    ("tuning/search.py", ["--steps_per_epoch=0", "--directory={tmp}"], "steps_per_epoch"),
+])
+def test_command_lines_exit_non_zero_with_a_message_naming_the_flag(tmp_path, script, flags, named):
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    command = [sys.executable, os.path.join(repo, script), "--use_synthetic_data",
+               *(flag.format(tmp=tmp_path) for flag in flags)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=repo, timeout=300)
+    assert result.returncode != 0
+    assert named in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]

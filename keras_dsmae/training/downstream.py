@@ -6,6 +6,8 @@ import os
 
 from absl import app, flags
 
+from keras_dsmae.training.flags import exit_on_failure
+
 FLAGS = flags.FLAGS
 
 
@@ -66,7 +68,7 @@ def linear_probe_main():
     define_common_flags()
     flags.DEFINE_integer("epochs", 90, "Linear-probe epochs (features are computed once).")
     flags.DEFINE_integer("knn_k", 20, "kNN neighbours.")
-    app.run(_linear_probe)
+    app.run(lambda argv: exit_on_failure(lambda: _linear_probe(argv)))
 
 
 def _finetune(argv):
@@ -102,4 +104,4 @@ def finetune_main():
     flags.DEFINE_float("cutmix", 1.0, "CutMix alpha (0: off).")
     flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing.")
     flags.DEFINE_string("output_dir", "runs/finetune", "Where classifier.keras goes.")
-    app.run(_finetune)
+    app.run(lambda argv: exit_on_failure(lambda: _finetune(argv)))
