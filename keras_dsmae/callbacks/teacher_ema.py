@@ -69,7 +69,7 @@ class TeacherEMA(keras.callbacks.Callback):
             model = self.model
             step = int(keras.ops.convert_to_numpy(model.ema_step.value))
             scheduled = int(keras.ops.convert_to_numpy(model.momentum_total_steps.value))
-            if step == 0:  # a new run
+            if step == 0 or scheduled == 0:  # a new run, or never scheduled
                 model.set_teacher_schedule(
                     start=self.momentum_start, end=self.momentum_end,
                     total_steps=self._total, start_step=0,
