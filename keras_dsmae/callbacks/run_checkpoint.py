@@ -42,6 +42,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         directory: folder of the checkpoints; created when missing.
         keep: how many of the newest checkpoints to keep (>= 1; 2 keeps a
             spare against disk damage).
+        verbose: print one line when a run resumes.
 
     Attributes:
         restored_epoch: epochs completed by the restored checkpoint (0: none).
@@ -50,12 +51,13 @@ class RunCheckpoint(keras.callbacks.Callback):
             was stopped.
     """
 
-    def __init__(self, directory, keep=2):
+    def __init__(self, directory, keep=2, verbose=True):
         super().__init__()
         if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
             raise ValueError(f"`keep` must be an integer >= 1; got keep={keep!r}.")
         self.directory = str(directory)
         self.keep = keep
+        self.verbose = verbose
         self.restored_epoch = 0
         self.last_good_epoch = 0
         self.diverged = None
@@ -73,6 +75,8 @@ class RunCheckpoint(keras.callbacks.Callback):
             if problem is None:
                 self.restored_epoch = self.last_good_epoch = epoch
                 model._initial_epoch = epoch  # what BackupAndRestore sets too
+                if self.verbose:
+                    print(f"resuming after epoch {epoch} from {folder}", flush=True)
                 if failures:
                     warnings.warn(
                         "Skipped damaged checkpoint(s): " + "; ".join(failures)
