@@ -487,6 +487,10 @@ class DSMAE(keras.Model):
         )
 
     def fit(self, *args, **kwargs):
+        """`keras.Model.fit` with the inputs checked first: uint8 or raw
+        0–255 images and empty data raise a `ValueError` that points to
+        `keras_dsmae.data.from_arrays`; labels (`y`, or the second element
+        of a dataset's tuples) are dropped, as the model ignores them."""
         from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 
         bound = inspect.signature(keras.Model.fit).bind(self, *args, **kwargs)
