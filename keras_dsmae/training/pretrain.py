@@ -1,7 +1,6 @@
 """The pretraining job behind `examples/pretrain_*.py`: data, model,
 optimizer, callbacks, resume, and the files a run writes."""
 
-import json
 import os
 import time
 
@@ -168,7 +167,7 @@ def run_pretraining(
     start = time.time()
     history = model.fit(train.repeat(), epochs=epochs, steps_per_epoch=steps,
                         callbacks=callbacks, verbose=verbose)
-    _raise_if_diverged(model, history, checkpoint, output_dir)
+    _raise_if_diverged(checkpoint, output_dir)
     export_encoder(model.encoder, os.path.join(output_dir, "encoder.keras"))
     if os.path.exists(history_path):
         save_history_plot(history_path, os.path.join(output_dir, "curves.png"))
@@ -177,16 +176,11 @@ def run_pretraining(
     return model, history
 
 
-def _raise_if_diverged(model, history, checkpoint, output_dir):
-    """`TrainingDiverged` when training stopped on non-finite numbers (by
-    `TerminateOnNaN` mid-epoch or by the checkpoint's own check)."""
+def _raise_if_diverged(checkpoint, output_dir):
+    """`TrainingDiverged` when the checkpoint refused an epoch's state for
+    non-finite weights or loss (`TerminateOnNaN` stops mid-epoch, and the
+    epoch's end still reaches the checkpoint's check)."""
     reason = checkpoint.diverged
-    if reason is None:
-        losses = history.history.get("loss", [])
-        if losses and not np.isfinite(losses[-1]):
-            reason = f"the last epoch's loss is {losses[-1]}"
-        elif non_finite_variables(model.weights):
-            reason = "the model's weights hold non-finite values"
     if reason is None:
         return
     last = checkpoint.last_good_epoch

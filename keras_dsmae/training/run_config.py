@@ -6,8 +6,6 @@ import json
 import os
 
 RUN_CONFIG_FILE = "run_config.json"
-# Settings a rerun may change without `allow_config_change`.
-GROWABLE = ("epochs",)
 # Recorded, never compared (the weights files are the same on every backend).
 NOT_COMPARED = ("backend", "peak_learning_rate", "changes", "model_signature")
 
