@@ -25,7 +25,6 @@ import sys
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 
@@ -172,11 +171,9 @@ def evaluate(encoder, arrays, normalization):
 
 
 def plot(results, path_curves, path_accuracy):
-    import matplotlib
+    from keras_dsmae.utils.pyplot import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     traced = {name: r for name, r in results.items() if r.get("trace")}
     if traced:
         keys = ["pixel_loss", "feature_loss"]

@@ -16,7 +16,6 @@ import sys
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from absl import app, flags  # noqa: E402
 

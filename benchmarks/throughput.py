@@ -119,8 +119,8 @@ def worker():
 
         def on_train_batch_end(self, batch, logs=None):
             model = self.model
-            m = model.current_teacher_momentum()
-            for teacher, student in model._teacher_pairs:
+            m = model.ema_teacher.current_momentum()
+            for teacher, student in model.ema_teacher.weight_pairs(model.encoder):
                 teacher.assign(m * teacher.value + (1 - m) * student.value)
 
     config = keras_dsmae.presets.preset_config(FLAGS.preset)

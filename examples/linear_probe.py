@@ -3,7 +3,7 @@
     python examples/linear_probe.py --dataset=cifar100 --encoder=runs/cifar100/encoder.keras
 """
 
-from keras_dsmae.training.downstream import linear_probe_main
+from keras_dsmae.cli.evaluate import linear_probe_main
 
 if __name__ == "__main__":
     linear_probe_main()

@@ -3,7 +3,7 @@
     python examples/pretrain_cifar10.py --epochs=100 --output_dir=runs/cifar10
 """
 
-from keras_dsmae.training.flags import pretraining_main
+from keras_dsmae.cli.pretrain import pretraining_main
 
 if __name__ == "__main__":
     pretraining_main("cifar10")

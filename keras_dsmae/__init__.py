@@ -3,12 +3,13 @@
 Runs on the TensorFlow, JAX and PyTorch backends (`KERAS_BACKEND`).
 """
 
-from keras_dsmae import callbacks, data, evaluation, layers, losses, presets
-from keras_dsmae.models import DSMAE, MaskedDecoder, ViTEncoder, build_classifier
+from keras_dsmae import callbacks, data, evaluation, layers, losses, models, optimizers, presets
+from keras_dsmae.models import DSMAE, EMATeacher, MaskedDecoder, ViTEncoder, build_classifier
 from keras_dsmae.version import __version__
 
 __all__ = [
     "DSMAE",
+    "EMATeacher",
     "MaskedDecoder",
     "ViTEncoder",
     "build_classifier",
@@ -18,5 +19,7 @@ __all__ = [
     "evaluation",
     "layers",
     "losses",
+    "models",
+    "optimizers",
     "presets",
 ]

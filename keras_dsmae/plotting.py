@@ -4,16 +4,10 @@ written to PNG files without a display)."""
 import csv
 import os
 
+import keras
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+from keras_dsmae.utils.pyplot import pyplot
 
 
 def _displayable(images, normalization):
@@ -39,7 +33,7 @@ def save_reconstruction_grid(model, images, path, normalization=None, title=None
             true colours; without it each image is min-max stretched.
         title: figure title.
     """
-    plt = _pyplot()
+    plt = pyplot()
     outputs = model.reconstruct(images)
     columns = {
         "original": images,
@@ -76,7 +70,7 @@ def save_history_plot(csv_path, path, metrics=None):
     if not rows:
         raise ValueError(f"{csv_path!r} has no rows to plot.")
     metrics = metrics or [key for key in rows[0] if key != "epoch"]
-    plt = _pyplot()
+    plt = pyplot()
     figure, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics), 2.8), squeeze=False)
     epochs = [int(row["epoch"]) + 1 for row in rows]
     for axis, metric in zip(axes[0], metrics):
@@ -92,6 +86,4 @@ def save_history_plot(csv_path, path, metrics=None):
 
 
 def _to_numpy(value):
-    import keras
-
     return np.asarray(keras.ops.convert_to_numpy(value))

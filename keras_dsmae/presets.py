@@ -59,6 +59,11 @@ PRESETS = {
         "views + InfoNCE between their pooled encodings, ViT-Tiny on 32x32x3.",
         "config": {**_CIFAR, **_VIT_TINY, **_MAE, "contrast_weight": 0.1},
     },
+    "d2v_vit_tiny_cifar": {
+        "description": "data2vec-style targets: DSD-MAE whose teacher target is "
+        "the mean of its last 6 block outputs, ViT-Tiny on 32x32x3.",
+        "config": {**_CIFAR, **_VIT_TINY, **_DSMAE, "teacher_view": "layer_average"},
+    },
 }
 
 
@@ -72,10 +77,26 @@ def describe_presets():
     return {name: entry["description"] for name, entry in PRESETS.items()}
 
 
-def preset_config(name):
-    """A copy of the constructor arguments of preset `name`."""
+def preset_config(name, overrides=None, allowed=None):
+    """The constructor arguments of preset `name`, updated with `overrides`.
+
+    Args:
+        name: one of `list_presets()`.
+        overrides: dict of arguments that replace the preset's.
+        allowed: the argument names `overrides` may use (all when None).
+
+    Returns:
+        a new dict.
+    """
     if name not in PRESETS:
         raise ValueError(
             f"Unknown preset {name!r}. Allowed: {', '.join(PRESETS)}."
         )
-    return dict(PRESETS[name]["config"])
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(allowed)) if allowed is not None else []
+    if unknown:
+        raise ValueError(
+            f"Unknown argument(s) for DSMAE.from_preset: {unknown}. "
+            f"Allowed: {sorted(allowed)}."
+        )
+    return {**PRESETS[name]["config"], **overrides}

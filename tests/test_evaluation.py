@@ -8,7 +8,7 @@ import tensorflow as tf
 import keras_dsmae
 from keras_dsmae.evaluation import (extract_features, fine_tune, knn_accuracy, knn_predict,
                                     linear_probe, mixing_augmentation)
-from keras_dsmae.training.layerwise_adamw import LayerwiseDecayAdamW, layer_index
+from keras_dsmae.optimizers import LayerwiseDecayAdamW, layer_index
 from tests.conftest import TINY, tiny_model, to_numpy
 
 

@@ -12,7 +12,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from keras_dsmae.training import resolve_precision, run_pretraining
-from keras_dsmae.training.optimizer import warmup_cosine_schedule
+from keras_dsmae.optimizers import warmup_cosine_schedule
 from tests.conftest import TINY, to_numpy
 
 CIFAR_TINY = {**TINY, "image_size": 32, "patch_size": 8}

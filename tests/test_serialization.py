@@ -70,7 +70,7 @@ def test_preset_model_config_round_trip_and_listing():
         "dsmae_vit_tiny_cifar", encoder_depth=1, decoder_depth=1, mask_ratio=0.6
     )
     assert model.encoder.hidden_dim == 192 and model.encoder.num_heads == 3
-    assert model.encoder.num_patches == 64 and model.mask_ratio == 0.6
+    assert model.encoder.num_patches == 64 and model.get_config()["mask_ratio"] == 0.6
     clone = keras_dsmae.DSMAE.from_config(model.get_config())
     assert clone.get_config() == model.get_config()
     stl = keras_dsmae.presets.preset_config("dsmae_vit_tiny_stl10")

@@ -82,10 +82,10 @@ def test_sdae_style_teacher_sees_masked_folds_only():
     # The teacher target of a fold depends only on the tokens of that fold.
     clean = keras.ops.cast(model.encoder.patchify(structured_images(2)), "float32")
     ids = np.tile(np.arange(4, 16, dtype="int32"), (2, 1))
-    targets = to_numpy(model._teacher_targets(clean, ids))
+    targets = to_numpy(model.teacher_target(model.teacher, clean, ids, num_views=1))
     changed = to_numpy(clean).copy()
     changed[:, 15] += 3.0  # patch 15 belongs to the last fold (masked ids 12..15)
-    targets_changed = to_numpy(model._teacher_targets(changed, ids))
+    targets_changed = to_numpy(model.teacher_target(model.teacher, changed, ids, num_views=1))
     np.testing.assert_allclose(targets_changed[:, :8], targets[:, :8], atol=1e-5)
     assert np.abs(targets_changed[:, 8:] - targets[:, 8:]).max() > 1e-3
 

@@ -58,7 +58,7 @@ def test_hypermodel_uses_the_ranges():
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
     assert hp.get("noise_std") == pytest.approx(0.1)  # a Float's default is its lower bound
-    assert model.noise_std == pytest.approx(0.1)
+    assert model.get_config()["noise_std"] == pytest.approx(0.1)
     config = hp.get_config()["space"]
     bounds = {c["config"]["name"]: (c["config"]["min_value"], c["config"]["max_value"]) for c in config}
     assert bounds == {"noise_std": (0.1, 0.2), "mask_ratio": (0.5, 0.95), "loss_weight": (0.0, 2.0)}

@@ -2,6 +2,7 @@
 
 import os
 
+from keras_dsmae.utils.pyplot import pyplot
 from tuning.hypermodel import DEFAULT_RANGES, OBJECTIVE
 
 
@@ -35,11 +36,7 @@ def format_trial_table(rows):
 
 def plot_objective(rows, path):
     """Scatter of the objective against each tuned hyperparameter → PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     scored = [r for r in rows if r[OBJECTIVE.name] is not None]
     figure, axes = plt.subplots(1, len(DEFAULT_RANGES), figsize=(3.4 * len(DEFAULT_RANGES), 3), squeeze=False)
     for axis, name in zip(axes[0], DEFAULT_RANGES):

@@ -11,42 +11,41 @@ KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT set (README, "Tuning").
 """
 
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import keras_tuner
+from absl import app, flags
 
-from absl import app, flags  # noqa: E402
-
-from keras_dsmae.training.flags import exit_on_failure, parse_model_overrides  # noqa: E402
+from keras_dsmae import data
+from keras_dsmae.cli.common import (
+    define_data_flags,
+    define_model_flags,
+    exit_on_failure,
+    parse_model_overrides,
+)
+from keras_dsmae.data.cardinality import batches_per_epoch
+from keras_dsmae.data.knn_datasets import knn_datasets
+from keras_dsmae.utils import validation
+from tuning.hypermodel import OBJECTIVE, DSMAEHyperModel
+from tuning.report import format_trial_table, plot_objective, trial_rows
 
 TUNERS = ("random", "bayesian", "hyperband")
 
-flags.DEFINE_string("dataset", "cifar10", "cifar10, cifar100 or stl10.")
+define_data_flags(default_dataset="cifar10")
+define_model_flags()
 flags.DEFINE_enum("tuner", "random", TUNERS, "Search algorithm.")
 flags.DEFINE_integer("max_trials", 10, "Trials (random, bayesian); hyperband sizes itself from --epochs.")
 flags.DEFINE_integer("epochs", 10, "Pretraining epochs per trial (hyperband: the maximum).")
 flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch; default: one pass.")
-flags.DEFINE_integer("batch_size", 256, "Images per step.")
-flags.DEFINE_string("preset", None, "Fixed settings; default: the data set's preset.")
 flags.DEFINE_float("learning_rate", 1.5e-4, "AdamW learning rate.")
 flags.DEFINE_integer("knn_reference_examples", 5000, "Labelled training images used as kNN references.")
 flags.DEFINE_integer("knn_query_examples", 2000, "Held-out labelled training images scored.")
 flags.DEFINE_string("directory", "runs/tuning", "KerasTuner directory (resume: same directory).")
 flags.DEFINE_string("project_name", None, "Default: dsmae_<dataset>.")
-flags.DEFINE_bool("use_synthetic_data", False, "Generated images instead of TFDS (offline).")
-flags.DEFINE_string("data_dir", None, "TFDS data directory.")
-flags.DEFINE_integer("seed", 0, "Seed of the tuner and the data.")
-flags.DEFINE_string("model_overrides", None,
-                    'JSON dict of fixed DSMAE arguments, e.g. \'{"encoder_depth": 4}\'.')
 FLAGS = flags.FLAGS
 
 
 def build_tuner(hypermodel, tuner, max_trials, epochs, directory, project_name, seed):
     """A KerasTuner tuner that resumes from `directory/project_name`."""
-    import keras_tuner
-
-    from tuning.hypermodel import OBJECTIVE
-
     if tuner not in TUNERS:
         raise ValueError(f"`tuner` must be one of {TUNERS}; got tuner={tuner!r}.")
     common = dict(objective=OBJECTIVE, directory=directory, project_name=project_name,
@@ -68,12 +67,6 @@ def run_search(dataset="cifar10", *, tuner="random", max_trials=10, epochs=10, s
     Prints the best hyperparameters and the trial table, and writes
     `objective.png` into the project folder (not on distributed workers).
     """
-    from keras_dsmae import data
-    from keras_dsmae.callbacks.knn_monitor import knn_datasets
-    from keras_dsmae.utils import validation
-    from tuning.hypermodel import DSMAEHyperModel
-    from tuning.report import format_trial_table, plot_objective, trial_rows
-
     spec = data.get_spec(dataset)
     validation.check_int("max_trials", max_trials, minimum=1)
     validation.check_int("epochs", epochs, minimum=1)
@@ -95,8 +88,7 @@ def run_search(dataset="cifar10", *, tuner="random", max_trials=10, epochs=10, s
     search_tuner = build_tuner(hypermodel, tuner, max_trials, epochs, directory, project_name, seed)
     train = data.pretraining_dataset(dataset, batch_size, data_dir=data_dir, seed=seed,
                                      use_synthetic_data=use_synthetic_data)
-    steps = int(train.cardinality())
-    steps = min(steps_per_epoch or steps, steps) if steps > 0 else steps_per_epoch
+    steps = batches_per_epoch(train, steps_per_epoch)
     fit_kwargs = dict(steps_per_epoch=steps, verbose=verbose)
     if tuner != "hyperband":
         fit_kwargs["epochs"] = epochs

@@ -5,6 +5,8 @@ import os
 
 import keras
 
+from keras_dsmae.utils.callback_order import RECORDS_LOGS
+
 
 class HistoryCSV(keras.callbacks.Callback):
     """Write `history.csv` with one row per epoch, keyed by epoch number.
@@ -12,13 +14,16 @@ class HistoryCSV(keras.callbacks.Callback):
     Unlike `keras.callbacks.CSVLogger(append=True)`, a run resumed after a
     kill (or extended with more epochs) replaces the rows of the epochs it
     repeats instead of appending duplicates, and drops rows from epochs that
-    were logged but never reached a checkpoint. Place it *before*
-    `BackupAndRestore` in the callback list so that an epoch's row is written
-    before its checkpoint.
+    were logged but never reached a checkpoint. `DSMAE.fit` runs it after
+    the callbacks that add log entries and before `RunCheckpoint`, wherever
+    it sits in the list (`epoch_end_stage`), so an epoch's row is complete
+    and written before its checkpoint.
 
     Args:
         path: the CSV file; created with its folder if missing.
     """
+
+    epoch_end_stage = RECORDS_LOGS
 
     def __init__(self, path):
         super().__init__()

@@ -2,9 +2,11 @@
 
 import keras
 
-from keras_dsmae.evaluation.knn import knn_accuracy
 from keras_dsmae.callbacks.periodic import due_this_epoch
+from keras_dsmae.data.knn_datasets import knn_datasets
+from keras_dsmae.evaluation.knn import knn_accuracy
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.callback_order import ADDS_LOGS
 
 
 class KNNMonitor(keras.callbacks.Callback):
@@ -20,6 +22,8 @@ class KNNMonitor(keras.callbacks.Callback):
         every_n_epochs: interval (≥ 1); the last epoch is always evaluated.
         batch_size: images per encoder pass.
     """
+
+    epoch_end_stage = ADDS_LOGS
 
     def __init__(self, train_data, val_data, k=20, temperature=0.07, every_n_epochs=1, batch_size=256):
         super().__init__()
@@ -55,29 +59,3 @@ class KNNMonitor(keras.callbacks.Callback):
         if logs is not None:
             logs["val_knn_accuracy"] = accuracy
 
-
-def knn_datasets(dataset, *, reference_examples=5000, query_examples=2000, query_split="test",
-                 data_dir=None, use_synthetic_data=False, seed=0):
-    """Labelled `(references, queries)` datasets for kNN evaluation on a
-    supported TFDS data set.
-
-    References are the first `reference_examples` training images; queries
-    the first `query_examples` of the test split (`query_split="test"`), or
-    the last `query_examples` training images (`query_split="holdout"`, for
-    hyper-parameter search, which must not look at the test set).
-    """
-    from keras_dsmae import data
-
-    validation.check_choice("query_split", query_split, ("test", "holdout"))
-    validation.check_int("reference_examples", reference_examples, minimum=1)
-    validation.check_int("query_examples", query_examples, minimum=1)
-    spec = data.get_spec(dataset)
-    query_source = (f"{spec.train_split}[-{query_examples}:]" if query_split == "holdout"
-                    else f"{spec.test_split}[:{query_examples}]")
-    common = dict(data_dir=data_dir, use_synthetic_data=use_synthetic_data)
-    references = data.labelled_dataset(
-        dataset, f"{spec.train_split}[:{reference_examples}]",
-        synthetic_examples=reference_examples, seed=seed + 1, **common)
-    queries = data.labelled_dataset(
-        dataset, query_source, synthetic_examples=query_examples, seed=seed + 2, **common)
-    return references, queries

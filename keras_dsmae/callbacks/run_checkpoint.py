@@ -8,6 +8,7 @@ import warnings
 
 import keras
 
+from keras_dsmae.utils.callback_order import SAVES_STATE
 from keras_dsmae.utils.finite import is_finite_number, non_finite_variables
 
 WEIGHTS_FILE = "model.weights.h5"
@@ -50,6 +51,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         diverged: None, or a message saying at which epoch and why training
             was stopped.
     """
+
+    epoch_end_stage = SAVES_STATE  # `DSMAE.fit` runs it after the log writers
 
     def __init__(self, directory, keep=2, verbose=True):
         super().__init__()

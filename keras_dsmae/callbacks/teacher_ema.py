@@ -5,6 +5,7 @@ import warnings
 import keras
 
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.callback_order import ADDS_LOGS
 
 
 class TeacherEMA(keras.callbacks.Callback):
@@ -17,7 +18,7 @@ class TeacherEMA(keras.callbacks.Callback):
     cosine schedule that step follows: from `momentum_start` to
     `momentum_end` over `total_steps` training steps, by default
     `epochs × steps_per_epoch` of the run. The position in the schedule is
-    the model's `ema_step` variable, saved with the model and restored by
+    the `step` variable of the model's `EMATeacher`, saved with the model and restored by
     checkpoints, so a resumed run continues where it stopped; when the
     resumed run is longer (more epochs), the cosine continues from the
     current momentum to `momentum_end` over the new length, so the momentum
@@ -29,6 +30,9 @@ class TeacherEMA(keras.callbacks.Callback):
         total_steps: schedule length; default: from `fit`'s epochs and steps.
         log_momentum: add `teacher_momentum` to the epoch logs.
     """
+
+    schedules_teacher = True  # `DSMAE.fit` warns when no callback does
+    epoch_end_stage = ADDS_LOGS
 
     def __init__(self, momentum_start=None, momentum_end=None, total_steps=None, log_momentum=True):
         super().__init__()
@@ -47,7 +51,7 @@ class TeacherEMA(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         model = self.model
-        if getattr(model, "teacher", None) is None:
+        if getattr(model, "ema_teacher", None) is None:
             warnings.warn(
                 "TeacherEMA: the model has no teacher (loss_weight=0, plain "
                 "MAE), so there is nothing to schedule.",
@@ -62,15 +66,15 @@ class TeacherEMA(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         # Set at the first batch, not in `on_train_begin`: a checkpoint restore
-        # (`BackupAndRestore`) may run after this callback's `on_train_begin`
-        # and would otherwise overwrite this run's schedule with the saved one.
+        # (`RunCheckpoint`) runs in `on_train_begin` too, and would otherwise
+        # overwrite this run's schedule with the saved one, whatever the order.
         if self._pending:
             self._pending = False
-            model = self.model
-            step = int(keras.ops.convert_to_numpy(model.ema_step.value))
-            scheduled = int(keras.ops.convert_to_numpy(model.momentum_total_steps.value))
+            teacher = self.model.ema_teacher
+            step = int(keras.ops.convert_to_numpy(teacher.step.value))
+            scheduled = int(keras.ops.convert_to_numpy(teacher.total_steps.value))
             if step == 0 or scheduled == 0:  # a new run, or never scheduled
-                model.set_teacher_schedule(
+                teacher.set_schedule(
                     start=self.momentum_start, end=self.momentum_end,
                     total_steps=self._total, start_step=0,
                 )
@@ -78,8 +82,8 @@ class TeacherEMA(keras.callbacks.Callback):
                 # A resumed run of another length: continue from the current
                 # momentum instead of re-stretching the whole cosine (which
                 # would move the momentum back down).
-                model.set_teacher_schedule(
-                    start=model.current_teacher_momentum(), end=self.momentum_end,
+                teacher.set_schedule(
+                    start=teacher.current_momentum(), end=self.momentum_end,
                     total_steps=self._total, start_step=step,
                 )
 
@@ -95,4 +99,4 @@ class TeacherEMA(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         if self._active and self.log_momentum and logs is not None:
-            logs["teacher_momentum"] = self.model.current_teacher_momentum()
+            logs["teacher_momentum"] = self.model.ema_teacher.current_momentum()

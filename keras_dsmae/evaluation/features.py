@@ -1,8 +1,10 @@
 """Frozen-encoder features for kNN and linear-probe evaluation."""
 
 import numpy as np
+from keras import ops
 
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.token_math import mean_pool
 
 FEATURE_POOLING = ("mean", "cls")
 
@@ -42,7 +44,7 @@ def pool_tokens(outputs, num_prefix_tokens, pooling):
         if num_prefix_tokens == 0:
             raise ValueError("pooling='cls' needs an encoder with a class token; use pooling='mean'.")
         return outputs[:, 0]
-    return outputs[:, num_prefix_tokens:].mean(axis=1)
+    return np.asarray(ops.convert_to_numpy(mean_pool(outputs, num_prefix_tokens)))
 
 
 def extract_features(encoder, data, batch_size=256, pooling="mean"):

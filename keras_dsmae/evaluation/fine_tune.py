@@ -5,10 +5,12 @@ import dataclasses
 import keras
 import numpy as np
 
+from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.evaluation.features import check_labels, labels_of
 from keras_dsmae.models.classifier import build_classifier
-from keras_dsmae.training.layerwise_adamw import LayerwiseDecayAdamW
-from keras_dsmae.training.optimizer import NO_WEIGHT_DECAY, scaled_learning_rate, warmup_cosine_schedule
+from keras_dsmae.optimizers.layerwise_adamw import LayerwiseDecayAdamW
+from keras_dsmae.optimizers.pretraining import NO_WEIGHT_DECAY, scaled_learning_rate
+from keras_dsmae.optimizers.schedules import warmup_cosine_schedule
 from keras_dsmae.utils import validation
 
 
@@ -71,14 +73,14 @@ def _to_dataset(data, batch_size, training, seed):
             "Fine-tuning data must be an `(images, labels)` pair of arrays or a "
             f"batched labelled tf.data.Dataset; got {type(data).__name__}."
         )
-    batches = int(data.cardinality())
-    if training and batches <= 0:
+    batches = batches_per_epoch(data)
+    if training and batches is None:
         raise ValueError(
             "The fine-tuning dataset must have a known, finite number of batches "
-            f"(tf.data cardinality {batches}) to size the learning-rate schedule; "
-            "avoid `repeat()` and filters, or pass arrays."
+            f"(tf.data cardinality {int(data.cardinality())}) to size the learning-rate "
+            "schedule; avoid `repeat()` and filters, or pass arrays."
         )
-    return data, batches * batch_size
+    return data, (batches or 0) * batch_size
 
 
 def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, learning_rate=1e-3,

@@ -2,9 +2,11 @@
 InstDisc / DINO: cosine similarity, temperature-weighted votes)."""
 
 import numpy as np
+from keras import ops
 
 from keras_dsmae.evaluation.features import train_test_features
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.token_math import l2_normalize
 
 
 def knn_predict(train_features, train_labels, query_features, num_classes, k=20,
@@ -15,8 +17,8 @@ def knn_predict(train_features, train_labels, query_features, num_classes, k=20,
     with weight `exp(similarity / temperature)`. Works in chunks of
     `chunk_size` queries, so memory is `chunk_size × N` floats.
     """
-    train = _l2_normalize(train_features)
-    query = _l2_normalize(query_features)
+    train = _unit_rows(train_features)
+    query = _unit_rows(query_features)
     k = min(k, len(train))
     predictions = []
     for start in range(0, len(query), chunk_size):
@@ -56,6 +58,6 @@ def knn_accuracy(encoder, train, test, k=20, temperature=0.07, batch_size=256,
     return float((predictions == test_labels).mean())
 
 
-def _l2_normalize(features):
-    features = np.asarray(features, dtype="float32")
-    return features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+def _unit_rows(features):
+    """`(N, D)` features scaled to unit L2 norm, as a float32 numpy array."""
+    return np.asarray(ops.convert_to_numpy(l2_normalize(np.asarray(features, dtype="float32"))))

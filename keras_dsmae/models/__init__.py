@@ -1,9 +1,30 @@
-"""Models: the ViT encoder, the masked decoder, DSMAE itself and the
-fine-tuning classifier."""
+"""Models: the ViT encoder, the masked decoder, the EMA teacher, the
+teacher-target strategies, DSMAE itself and the fine-tuning classifier."""
 
 from keras_dsmae.models.classifier import build_classifier
 from keras_dsmae.models.decoder import MaskedDecoder
 from keras_dsmae.models.dsmae import DSMAE
+from keras_dsmae.models.ema_teacher import EMATeacher
+from keras_dsmae.models.teacher_targets import (
+    TEACHER_TARGETS,
+    FullImageTarget,
+    LayerAverageTarget,
+    MaskedFoldsTarget,
+    TeacherTarget,
+    register_teacher_target,
+)
 from keras_dsmae.models.vit_encoder import ViTEncoder
 
-__all__ = ["DSMAE", "MaskedDecoder", "ViTEncoder", "build_classifier"]
+__all__ = [
+    "DSMAE",
+    "EMATeacher",
+    "FullImageTarget",
+    "LayerAverageTarget",
+    "MaskedDecoder",
+    "MaskedFoldsTarget",
+    "TEACHER_TARGETS",
+    "TeacherTarget",
+    "ViTEncoder",
+    "build_classifier",
+    "register_teacher_target",
+]

@@ -4,7 +4,10 @@ DSMAE trains on normalised float images. Raw pixels (uint8, or floats that
 are whole numbers in 0–255) and empty data are refused with a `ValueError`
 that points to `keras_dsmae.data.from_arrays`; labels are dropped, since
 the model ignores them (so labels of any type, strings included, work).
+A model with a teacher but no momentum schedule gets a warning.
 """
+
+import warnings
 
 import numpy as np
 
@@ -48,19 +51,37 @@ def _check_dataset(dataset):
     return dataset
 
 
-def prepare_fit_inputs(arguments):
-    """Check and simplify `fit`'s bound arguments in place.
+def prepare(x, shuffle):
+    """Check what `fit` is given and drop labels.
 
     Args:
-        arguments: `inspect.BoundArguments.arguments` of `keras.Model.fit`.
+        x: `fit`'s `x`: an array, a `tf.data.Dataset` (of images, or of
+            `(images, labels, ...)` tuples), or anything else Keras takes.
+        shuffle: `fit`'s `shuffle`; None means Keras' default (True), except
+            for a `tf.data.Dataset`, which shuffles itself (Keras would warn
+            that shuffle=True is ignored).
+
+    Returns:
+        `(x, shuffle)` to pass on to `keras.Model.fit`.
     """
-    x = arguments.get("x")
     if hasattr(x, "element_spec"):
-        arguments["x"] = _check_dataset(x)
-        if "shuffle" not in arguments:
-            # A tf.data pipeline shuffles itself; Keras would warn that its
-            # default shuffle=True is ignored.
-            arguments["shuffle"] = False
-    elif hasattr(x, "dtype") and hasattr(x, "shape"):
+        return _check_dataset(x), bool(shuffle)
+    if hasattr(x, "dtype") and hasattr(x, "shape"):
         _check_array(x)
-    arguments.pop("y", None)  # self-supervised: labels are ignored
+    return x, True if shuffle is None else shuffle
+
+
+def warn_without_teacher_schedule(model, callbacks):
+    """Warn when a model with a teacher is fitted without a callback that
+    schedules its momentum (one with `schedules_teacher = True`, such as
+    `keras_dsmae.callbacks.TeacherEMA`) and no schedule was ever set."""
+    if model.ema_teacher is None or any(getattr(c, "schedules_teacher", False) for c in callbacks or ()):
+        return
+    if float(model.ema_teacher.total_steps.value) == 0:
+        warnings.warn(
+            "DSMAE.fit without keras_dsmae.callbacks.TeacherEMA: the teacher follows the "
+            f"student with a constant momentum {float(model.ema_teacher.momentum_start.value):.4g} "
+            "instead of the cosine schedule. Pass callbacks=[keras_dsmae.callbacks."
+            "TeacherEMA()] to schedule it over the run.",
+            stacklevel=3,
+        )

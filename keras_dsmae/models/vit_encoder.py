@@ -8,6 +8,7 @@ from keras_dsmae.layers.patching import Patchify
 from keras_dsmae.layers.position_embedding import SinCosPositionEmbedding
 from keras_dsmae.layers.transformer_block import TransformerBlock
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.token_math import mean_pool
 
 POOLING_MODES = ("none", "cls", "mean")
 
@@ -144,25 +145,39 @@ class ViTEncoder(keras.Model):
         """`(B, N, p*p*C)` flat patches → `(B, N, D)` tokens with positions."""
         return self.position_embedding(self.patch_embedding(patches))
 
-    def encode_tokens(self, tokens, training=False):
-        """Run the transformer on any subset of embedded patch tokens.
+    def block_outputs(self, tokens, training=False):
+        """The output of every transformer block, before the final norm.
 
-        `(B, T, D)` → `(B, T + num_prefix_tokens, D)`, class token first.
+        Args:
+            tokens: `(B, T, D)` embedded patch tokens (any subset).
+
+        Returns:
+            list of `depth` tensors `(B, T + num_prefix_tokens, D)`, class
+            token first.
         """
         if self.use_cls_token:
             cls = ops.cast(self.cls_token, tokens.dtype)
             cls = ops.broadcast_to(cls, (ops.shape(tokens)[0], 1, self.hidden_dim))
             tokens = ops.concatenate([cls, tokens], axis=1)
+        outputs = []
         for block in self.blocks:
             tokens = block(tokens, training=training)
-        return self.final_norm(tokens)
+            outputs.append(tokens)
+        return outputs
+
+    def encode_tokens(self, tokens, training=False):
+        """Run the transformer on any subset of embedded patch tokens.
+
+        `(B, T, D)` → `(B, T + num_prefix_tokens, D)`, class token first.
+        """
+        return self.final_norm(self.block_outputs(tokens, training=training)[-1])
 
     def pool(self, tokens):
         """Apply `self.pooling` to the output of `encode_tokens`."""
         if self.pooling == "cls":
             return tokens[:, 0]
         if self.pooling == "mean":
-            return ops.mean(tokens[:, self.num_prefix_tokens:], axis=1)
+            return mean_pool(tokens, self.num_prefix_tokens)
         return tokens
 
     def call(self, images, training=False):

@@ -1,6 +1,7 @@
-"""The pretraining job: optimizer, precision, the shared example script."""
+"""The pretraining job: precision, run configuration, and `run_pretraining`
+(the job behind `examples/pretrain_*.py`)."""
 
-from keras_dsmae.training.optimizer import pretraining_optimizer, scaled_learning_rate
+from keras_dsmae.optimizers.pretraining import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.training.precision import resolve_precision
 from keras_dsmae.training.pretrain import run_pretraining
 

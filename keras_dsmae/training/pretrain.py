@@ -12,9 +12,10 @@ from keras_dsmae.callbacks.history_csv import HistoryCSV
 from keras_dsmae.callbacks.reconstruction_grid import ReconstructionGrid
 from keras_dsmae.callbacks.run_checkpoint import RunCheckpoint, TrainingDiverged
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
+from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.models import DSMAE
+from keras_dsmae.optimizers.pretraining import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.plotting import save_history_plot
-from keras_dsmae.training.optimizer import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.training.precision import resolve_precision
 from keras_dsmae.training.run_config import (
     model_signature,
@@ -124,8 +125,8 @@ def run_pretraining(
         dataset, batch_size, data_dir=data_dir, seed=seed,
         use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
     )
-    steps_in_one_pass = _steps_in_one_pass(train, spec, batch_size, use_synthetic_data, synthetic_examples)
-    steps = min(steps_per_epoch or steps_in_one_pass, steps_in_one_pass)
+    examples = synthetic_examples if use_synthetic_data else spec.num_pretrain_examples
+    steps = batches_per_epoch(train, steps_per_epoch, fallback=max(examples // batch_size, 1))
     total_steps = epochs * steps
     model.compile(
         optimizer=pretraining_optimizer(
@@ -147,9 +148,11 @@ def run_pretraining(
     if checkpoint.checkpoints():
         settings = settings_for_continuation(output_dir, settings, allow_config_change)
     write_run_config(output_dir, settings)
+    # DSMAE.fit orders them by `epoch_end_stage`: log producers (TeacherEMA, a
+    # KNNMonitor among extra_callbacks) first, HistoryCSV, then the checkpoint.
     callbacks = [
-        TeacherEMA(),  # first: adds `teacher_momentum` to the logs the others write
-        HistoryCSV(history_path),  # before the checkpoint: see HistoryCSV
+        TeacherEMA(),
+        HistoryCSV(history_path),
         checkpoint,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), write_graph=False),
@@ -220,14 +223,6 @@ def _check_model_matches_data(model, spec, preset):
             f"{spec.name} has {'×'.join(map(str, expected))}; use "
             f"preset={spec.default_preset!r} or a preset of that size."
         )
-
-
-def _steps_in_one_pass(train, spec, batch_size, use_synthetic_data, synthetic_examples):
-    cardinality = int(train.cardinality())
-    if cardinality > 0:
-        return cardinality
-    examples = synthetic_examples if use_synthetic_data else spec.num_pretrain_examples
-    return max(examples // batch_size, 1)
 
 
 def _display_images(dataset, data_dir, use_synthetic_data, seed, count=8):

@@ -1,29 +1,31 @@
-"""absl command-line flags of the pretraining examples (TF Model Garden style).
+"""Command line of the pretraining examples (`examples/pretrain_*.py`):
+absl flags → `keras_dsmae.training.run_pretraining`."""
 
-`examples/pretrain_cifar10.py`, `pretrain_cifar100.py` and `pretrain_stl10.py`
-call `pretraining_main(dataset)`; everything else is shared here.
-"""
-
-import json
 import os
-import sys
 
 from absl import app, flags
 
-from keras_dsmae.presets import PRESETS
+from keras_dsmae.callbacks import KNNMonitor
+from keras_dsmae.cli.common import (
+    define_data_flags,
+    define_model_flags,
+    exit_on_failure,
+    parse_model_overrides,
+)
 from keras_dsmae.training.precision import PRECISIONS
+from keras_dsmae.training.pretrain import run_pretraining
 
 FLAGS = flags.FLAGS
 
 
 def define_pretraining_flags():
     """Define the flags once per process (safe to call again)."""
-    if "preset" in FLAGS:
+    define_data_flags()
+    define_model_flags()
+    if "epochs" in FLAGS:
         return
-    flags.DEFINE_enum("preset", None, sorted(PRESETS), "Model preset; default: the data set's.")
     flags.DEFINE_integer("epochs", 100, "Total epochs (a resumed run continues up to this).")
     flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch; default: one pass.")
-    flags.DEFINE_integer("batch_size", 256, "Images per step.")
     flags.DEFINE_float("learning_rate", 1.5e-4, "Base learning rate, scaled by batch_size / 256.")
     flags.DEFINE_float("warmup_epochs", 10, "Linear warm-up epochs before cosine decay.")
     flags.DEFINE_float("weight_decay", 0.05, "AdamW weight decay.")
@@ -32,54 +34,19 @@ def define_pretraining_flags():
     flags.DEFINE_float("loss_weight", None, "Feature-distillation weight; default: the preset's.")
     flags.DEFINE_enum("mixed_precision", "auto", PRECISIONS,
                       "auto: bfloat16 on a GPU that supports it, float32 on CPU.")
-    flags.DEFINE_integer("seed", 0, "Seed for initialisation, masks, noise and data.")
-    flags.DEFINE_string("data_dir", None, "TFDS data directory with the prepared data set.")
     flags.DEFINE_string("output_dir", None, "Run folder; default: runs/<dataset>_<preset>.")
-    flags.DEFINE_bool("use_synthetic_data", False, "Generated images instead of TFDS (offline).")
     flags.DEFINE_integer("reconstruction_every", 5, "Reconstruction grid every N epochs.")
     flags.DEFINE_integer("knn_every", 0, "kNN accuracy on the labelled data every N epochs (0: off).")
-    flags.DEFINE_string("model_overrides", None,
-                        'JSON dict of other DSMAE arguments, e.g. \'{"encoder_depth": 6}\'.')
     flags.DEFINE_bool("allow_config_change", False,
                       "Continue the run in --output_dir from its last checkpoint although "
                       "settings other than --epochs changed (recorded in run_config.json).")
 
 
-def parse_model_overrides(text):
-    """A `--model_overrides` JSON object → dict (None when empty); a
-    `UsageError` naming the flag when it is not a JSON object."""
-    if not text:
-        return None
-    try:
-        overrides = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r} ({error}).")
-    if not isinstance(overrides, dict):
-        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r}.")
-    return overrides
-
-
-def exit_on_failure(job):
-    """Run `job()`; on a `ValueError` (bad argument or data, changed
-    configuration) or a `RuntimeError` (divergence, unreadable data) print
-    `error: <message>` to stderr and exit with status 1, without a
-    traceback."""
-    try:
-        return job()
-    except (ValueError, RuntimeError) as error:
-        print(f"error: {error}", file=sys.stderr, flush=True)
-        sys.exit(1)
-
-
 def _run(dataset):
-    from keras_dsmae.training.pretrain import run_pretraining
-
     preset = FLAGS.preset
     output_dir = FLAGS.output_dir or os.path.join("runs", f"{dataset}_{preset or 'default'}")
     extra = []
     if FLAGS.knn_every:
-        from keras_dsmae.callbacks import KNNMonitor
-
         extra.append(KNNMonitor.for_dataset(
             dataset, every_n_epochs=FLAGS.knn_every, data_dir=FLAGS.data_dir,
             use_synthetic_data=FLAGS.use_synthetic_data, seed=FLAGS.seed,

@@ -1,8 +1,23 @@
-"""Schedules used during pretraining."""
+"""Schedules: the learning rate (linear warm-up, cosine decay) and the
+teacher's EMA momentum (cosine)."""
 
 import math
 
+import keras
 from keras import ops
+
+
+def warmup_cosine_schedule(peak_learning_rate, total_steps, warmup_steps, final_fraction=0.0):
+    """Linear warm-up from 0 to `peak_learning_rate` over `warmup_steps`, then
+    cosine decay to `final_fraction × peak` at `total_steps`."""
+    warmup_steps = int(min(warmup_steps, max(total_steps - 1, 0)))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0 if warmup_steps else peak_learning_rate,
+        decay_steps=max(total_steps - warmup_steps, 1),
+        alpha=final_fraction,
+        warmup_target=peak_learning_rate if warmup_steps else None,
+        warmup_steps=warmup_steps,
+    )
 
 
 def cosine_momentum(step, total_steps, start, end, start_step=0):

@@ -1,7 +1,10 @@
-"""Loss terms of DSD-MAE. All are computed in float32, whatever the
-mixed-precision policy of the model that produced the inputs."""
+"""The loss functions of DSD-MAE, pure and stateless. All are computed in
+float32, whatever the mixed-precision policy of the model that produced the
+inputs."""
 
 from keras import ops
+
+from keras_dsmae.utils.token_math import l2_normalize, standardize_tokens
 
 FEATURE_LOSSES = ("cosine", "mse", "smooth_l1")
 
@@ -11,12 +14,15 @@ def _f32(x):
 
 
 def normalize_tokens(tokens, epsilon=1e-6):
-    """LayerNorm without affine parameters over the last axis (the
-    per-token target normalisation of SdAE/data2vec). `(..., D)` → `(..., D)`."""
-    tokens = _f32(tokens)
-    mean = ops.mean(tokens, axis=-1, keepdims=True)
-    variance = ops.var(tokens, axis=-1, keepdims=True)
-    return (tokens - mean) / ops.sqrt(variance + epsilon)
+    """Per-token LayerNorm without affine parameters, in float32.
+
+    Args:
+        tokens: `(..., D)`.
+
+    Returns:
+        `(..., D)` float32, zero mean and unit variance over `D`.
+    """
+    return standardize_tokens(_f32(tokens), epsilon)
 
 
 def pixel_reconstruction_loss(predicted, target, weights, norm_pix_loss=False):
@@ -54,9 +60,7 @@ def feature_distillation_loss(predicted, target, kind="cosine"):
     """
     predicted, target = _f32(predicted), _f32(target)
     if kind == "cosine":
-        cosine = ops.sum(
-            _l2_normalize(predicted) * _l2_normalize(target), axis=-1
-        )
+        cosine = ops.sum(l2_normalize(predicted) * l2_normalize(target), axis=-1)
         return ops.mean(1.0 - cosine)
     difference = predicted - target
     if kind == "mse":
@@ -81,7 +85,7 @@ def info_nce_loss(first, second, temperature):
     Returns:
         Scalar float32, `log(B)` for uninformative embeddings, 0 at best.
     """
-    first, second = _l2_normalize(_f32(first)), _l2_normalize(_f32(second))
+    first, second = l2_normalize(_f32(first)), l2_normalize(_f32(second))
     logits = ops.matmul(first, ops.transpose(second)) / temperature
     labels = ops.arange(ops.shape(logits)[0])
     forward = ops.sparse_categorical_crossentropy(labels, logits, from_logits=True)
@@ -89,7 +93,3 @@ def info_nce_loss(first, second, temperature):
         labels, ops.transpose(logits), from_logits=True
     )
     return 0.5 * (ops.mean(forward) + ops.mean(backward))
-
-
-def _l2_normalize(x, epsilon=1e-6):
-    return x / ops.sqrt(ops.maximum(ops.sum(ops.square(x), axis=-1, keepdims=True), epsilon**2))

@@ -2,6 +2,8 @@
 
 import keras
 
+from keras_dsmae.optimizers.schedules import warmup_cosine_schedule
+
 # Variables without weight decay: biases, LayerNorm scales/offsets, tokens.
 NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "mask_token", "cls_token"]
 
@@ -9,19 +11,6 @@ NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "mask_token", "cls_token"]
 def scaled_learning_rate(base_learning_rate, batch_size):
     """MAE's linear scaling rule: `base × batch_size / 256`."""
     return base_learning_rate * batch_size / 256.0
-
-
-def warmup_cosine_schedule(peak_learning_rate, total_steps, warmup_steps, final_fraction=0.0):
-    """Linear warm-up from 0 to `peak_learning_rate` over `warmup_steps`, then
-    cosine decay to `final_fraction × peak` at `total_steps`."""
-    warmup_steps = int(min(warmup_steps, max(total_steps - 1, 0)))
-    return keras.optimizers.schedules.CosineDecay(
-        initial_learning_rate=0.0 if warmup_steps else peak_learning_rate,
-        decay_steps=max(total_steps - warmup_steps, 1),
-        alpha=final_fraction,
-        warmup_target=peak_learning_rate if warmup_steps else None,
-        warmup_steps=warmup_steps,
-    )
 
 
 def pretraining_optimizer(

@@ -1,35 +1,29 @@
-"""The evaluation jobs behind `examples/linear_probe.py` and
-`examples/finetune.py`: a pretrained `encoder.keras` on a TFDS data set."""
+"""Command lines of the evaluation examples (`examples/linear_probe.py`,
+`examples/finetune.py`): a pretrained `encoder.keras` on a TFDS data set."""
 
 import json
 import os
 
+import keras
 from absl import app, flags
 
-from keras_dsmae.training.flags import exit_on_failure
+from keras_dsmae import data, evaluation, models  # noqa: F401  (models: registers the layers for loading)
+from keras_dsmae.cli.common import define_data_flags, exit_on_failure
 
 FLAGS = flags.FLAGS
 
 
 def define_common_flags():
+    define_data_flags(default_dataset="cifar100")
     if "encoder" in FLAGS:
         return
-    flags.DEFINE_enum("dataset", "cifar100", ["cifar10", "cifar100", "stl10"], "Labelled data set.")
     flags.DEFINE_string("encoder", None, "Path of the pretrained encoder.keras (from a pretraining run).")
-    flags.DEFINE_integer("batch_size", 256, "Images per batch.")
     flags.DEFINE_integer("train_examples", None, "Use only the first N training images.")
-    flags.DEFINE_string("data_dir", None, "TFDS data directory.")
-    flags.DEFINE_bool("use_synthetic_data", False, "Generated images instead of TFDS (offline).")
-    flags.DEFINE_integer("seed", 0, "Seed.")
     flags.mark_flag_as_required("encoder")
 
 
 def load_encoder(path):
     """The pretrained `ViTEncoder` saved by a pretraining run."""
-    import keras
-
-    import keras_dsmae  # noqa: F401  (registers the layers for loading)
-
     if not os.path.exists(path):
         raise app.UsageError(f"--encoder {path!r} does not exist; pass the encoder.keras of a pretraining run.")
     return keras.models.load_model(path)
@@ -37,8 +31,6 @@ def load_encoder(path):
 
 def splits(training=False):
     """`(train, test)` labelled datasets from the flags."""
-    from keras_dsmae import data
-
     spec = data.get_spec(FLAGS.dataset)
     train_split = spec.train_split + (f"[:{FLAGS.train_examples}]" if FLAGS.train_examples else "")
     common = dict(batch_size=FLAGS.batch_size, data_dir=FLAGS.data_dir,
@@ -52,8 +44,6 @@ def splits(training=False):
 
 def _linear_probe(argv):
     del argv
-    from keras_dsmae import evaluation
-
     encoder = load_encoder(FLAGS.encoder)
     train, test, num_classes = splits()
     knn = evaluation.knn_accuracy(encoder, train, test, k=FLAGS.knn_k, num_classes=num_classes)
@@ -73,8 +63,6 @@ def linear_probe_main():
 
 def _finetune(argv):
     del argv
-    from keras_dsmae import evaluation
-
     encoder = load_encoder(FLAGS.encoder)
     train, test, num_classes = splits(training=True)
     result = evaluation.fine_tune(

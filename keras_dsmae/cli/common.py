@@ -1,0 +1,63 @@
+"""What every command line of the package shares: the data and model
+flags (defined once per process), JSON model overrides, and failing with
+`error: ...` and exit status 1."""
+
+import json
+import sys
+
+from absl import app, flags
+
+from keras_dsmae.data.catalog import DATASETS
+from keras_dsmae.presets import PRESETS
+
+FLAGS = flags.FLAGS
+
+
+def _define_once(define, name, *args, **kwargs):
+    if name not in FLAGS:
+        define(name, *args, **kwargs)
+
+
+def define_data_flags(default_dataset=None):
+    """`--data_dir`, `--use_synthetic_data`, `--seed`, `--batch_size`, and
+    `--dataset` (an enum of the supported data sets) when `default_dataset`
+    is given; safe to call again."""
+    if default_dataset is not None:
+        _define_once(flags.DEFINE_enum, "dataset", default_dataset, sorted(DATASETS), "TFDS data set.")
+    _define_once(flags.DEFINE_string, "data_dir", None, "TFDS data directory with the prepared data set.")
+    _define_once(flags.DEFINE_bool, "use_synthetic_data", False, "Generated images instead of TFDS (offline).")
+    _define_once(flags.DEFINE_integer, "seed", 0, "Seed for initialisation, masks, noise and data.")
+    _define_once(flags.DEFINE_integer, "batch_size", 256, "Images per step.")
+
+
+def define_model_flags():
+    """`--preset` (an enum of the presets) and `--model_overrides`."""
+    _define_once(flags.DEFINE_enum, "preset", None, sorted(PRESETS), "Model preset; default: the data set's.")
+    _define_once(flags.DEFINE_string, "model_overrides", None,
+                 'JSON dict of other DSMAE arguments, e.g. \'{"encoder_depth": 6}\'.')
+
+
+def parse_model_overrides(text):
+    """A `--model_overrides` JSON object → dict (None when empty); a
+    `UsageError` naming the flag when it is not a JSON object."""
+    if not text:
+        return None
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r} ({error}).")
+    if not isinstance(overrides, dict):
+        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r}.")
+    return overrides
+
+
+def exit_on_failure(job):
+    """Run `job()`; on a `ValueError` (bad argument or data, changed
+    configuration) or a `RuntimeError` (divergence, unreadable data) print
+    `error: <message>` to stderr and exit with status 1, without a
+    traceback."""
+    try:
+        return job()
+    except (ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        sys.exit(1)

@@ -1,0 +1,49 @@
+"""Per-token arithmetic shared by the models, the losses and evaluation.
+
+All functions take backend tensors or numpy arrays and return backend
+tensors (`keras.ops`), in the input's float dtype.
+"""
+
+from keras import ops
+
+
+def token_statistics(tokens, epsilon=1e-6):
+    """Mean and standard deviation over the last axis.
+
+    Args:
+        tokens: `(..., D)` floats.
+        epsilon: added to the variance before the square root.
+
+    Returns:
+        `(mean, std)`, each `(..., 1)`.
+    """
+    mean = ops.mean(tokens, axis=-1, keepdims=True)
+    variance = ops.var(tokens, axis=-1, keepdims=True)
+    return mean, ops.sqrt(variance + epsilon)
+
+
+def standardize_tokens(tokens, epsilon=1e-6):
+    """LayerNorm without affine parameters over the last axis (the
+    per-token target normalisation of MAE's `norm_pix_loss`, SdAE and
+    data2vec). `(..., D)` → `(..., D)`."""
+    mean, std = token_statistics(tokens, epsilon)
+    return (tokens - mean) / std
+
+
+def l2_normalize(x, epsilon=1e-6):
+    """`x / max(‖x‖, epsilon)` over the last axis. `(..., D)` → `(..., D)`."""
+    squared_norm = ops.sum(ops.square(x), axis=-1, keepdims=True)
+    return x / ops.sqrt(ops.maximum(squared_norm, epsilon**2))
+
+
+def mean_pool(tokens, num_prefix_tokens=0):
+    """Mean of the patch tokens, skipping class-like prefix tokens.
+
+    Args:
+        tokens: `(B, T, D)` encoder outputs, prefix tokens first.
+        num_prefix_tokens: how many leading tokens to skip.
+
+    Returns:
+        `(B, D)`.
+    """
+    return ops.mean(tokens[:, num_prefix_tokens:], axis=1)
