@@ -6,8 +6,10 @@ import re
 import shutil
 import warnings
 
+import h5py
 import keras
 
+from keras_dsmae.models.file_upgrade import is_legacy_weights, legacy_message
 from keras_dsmae.utils.callback_order import SAVES_STATE
 from keras_dsmae.utils.finite import is_finite_number, non_finite_variables
 
@@ -15,6 +17,14 @@ WEIGHTS_FILE = "model.weights.h5"
 STATE_FILE = "state.json"
 _FOLDER = re.compile(r"^epoch_(\d+)$")
 _PARTIAL_PREFIX = ".partial-"
+
+
+def _is_legacy(weights_path):
+    try:
+        with h5py.File(weights_path, "r") as store:
+            return is_legacy_weights(store)
+    except Exception:  # unreadable: judged (and skipped) as damaged by the restore
+        return False
 
 
 class TrainingDiverged(RuntimeError):
@@ -107,7 +117,12 @@ class RunCheckpoint(keras.callbacks.Callback):
         return sorted(found, reverse=True)
 
     def _try_restore(self, folder):
-        """Load `folder` into the model; a string saying why not, or None."""
+        """Load `folder` into the model; a string saying why not, or None.
+        A checkpoint of keras_dsmae 0.1 raises a `ValueError` that says how
+        to convert it (it is not damaged, and must not be skipped)."""
+        weights = os.path.join(folder, WEIGHTS_FILE)
+        if _is_legacy(weights):
+            raise ValueError(legacy_message(os.path.dirname(self.directory.rstrip(os.sep)) or self.directory))
         try:
             with open(os.path.join(folder, STATE_FILE)) as file:
                 json.load(file)

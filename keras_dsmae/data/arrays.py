@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_dsmae.data.normalization import Normalization
-from keras_dsmae.data.pipeline import build_pipeline
+from keras_dsmae.data.pipeline import build_pipeline, match_channels, to_unit_float
 from keras_dsmae.utils import validation
 
 FLOAT_TOLERANCE = 1e-3  # resampling overshoot and rounding are fine
@@ -117,8 +117,6 @@ def _check_float_pixels(images):
 
 def _statistics(images, num_channels, max_images=10_000):
     """Mean/std of (a sample of) the images after channel conversion."""
-    from keras_dsmae.data.pipeline import match_channels, to_unit_float
-
     sample = images[:max_images]
     converted = match_channels(to_unit_float(tf.constant(sample)), num_channels)
     return Normalization.from_images(converted.numpy())

@@ -13,7 +13,11 @@ import keras
 from keras import ops
 
 from keras_dsmae.layers.masking import gather_tokens
-from keras_dsmae.losses import functions
+from keras_dsmae.losses.functions import (
+    feature_distillation_loss,
+    info_nce_loss,
+    pixel_reconstruction_loss,
+)
 
 
 @dataclasses.dataclass
@@ -85,7 +89,7 @@ class PixelReconstructionTerm(LossTerm):
         weights = inputs.outputs["mask"]
         if self.denoise_visible:
             weights = ops.ones_like(weights)
-        return functions.pixel_reconstruction_loss(
+        return pixel_reconstruction_loss(
             inputs.outputs["pixels"], views, weights, self.norm_pix_loss
         )
 
@@ -102,7 +106,7 @@ class FeatureDistillationTerm(LossTerm):
         ids_masked = inputs.ids_masked
         targets = inputs.teacher_targets(inputs.clean_patches, ids_masked)
         predictions = gather_tokens(inputs.outputs["features"], ids_masked)
-        return functions.feature_distillation_loss(predictions, targets, self.kind)
+        return feature_distillation_loss(predictions, targets, self.kind)
 
 
 class ContrastTerm(LossTerm):
@@ -115,4 +119,4 @@ class ContrastTerm(LossTerm):
 
     def compute(self, inputs):
         first, second = ops.split(inputs.outputs["embedding"], 2, axis=0)
-        return functions.info_nce_loss(first, second, self.temperature)
+        return info_nce_loss(first, second, self.temperature)

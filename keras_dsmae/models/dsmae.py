@@ -13,7 +13,7 @@ from keras_dsmae import losses, presets
 from keras_dsmae.layers.masking import RandomMasking, num_visible_patches
 from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.patching import unpatchify
-from keras_dsmae.models import fit_inputs, method_settings
+from keras_dsmae.models import file_upgrade, fit_inputs, method_settings
 from keras_dsmae.models.decoder import MaskedDecoder
 from keras_dsmae.models.ema_teacher import EMATeacher
 from keras_dsmae.models.teacher_targets import build_teacher_target
@@ -247,6 +247,11 @@ class DSMAE(keras.Model):
         if self.ema_teacher is None:
             raise ValueError("This model has no teacher (loss_weight=0), so it has no teacher schedule.")
         return self.ema_teacher
+
+    def load_own_variables(self, store):
+        if len(store.keys()):  # DSMAE owns no variables since 0.2
+            raise ValueError(file_upgrade.legacy_message())
+        super().load_own_variables(store)
 
     def get_compile_config(self):
         config = super().get_compile_config()

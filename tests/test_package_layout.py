@@ -1,0 +1,150 @@
+"""Package boundaries: every import goes down the layering drawn in the
+README (nothing imports upward, no cycle), no import hides inside a
+function, and each subpackage imports on its own in a fresh interpreter."""
+
+import ast
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PACKAGE = os.path.join(REPO, "keras_dsmae")
+# Lowest first; a part may import only from its own or a lower rank.
+LAYERS = (
+    ("version", "utils"),
+    ("layers",),
+    ("losses", "optimizers"),
+    ("presets", "models"),
+    ("data",),
+    ("evaluation",),
+    ("plotting",),
+    ("callbacks",),
+    ("training",),
+    ("cli",),
+)
+RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
+SUBPACKAGES = sorted(
+    name for name in os.listdir(PACKAGE) if os.path.isfile(os.path.join(PACKAGE, name, "__init__.py"))
+)
+
+
+def _modules():
+    """`{dotted module name: path}` of every module of the package."""
+    found = {}
+    for folder, _, files in os.walk(PACKAGE):
+        for file in files:
+            if file.endswith(".py"):
+                relative = os.path.relpath(os.path.join(folder, file), REPO)[: -len(".py")]
+                name = relative.replace(os.sep, ".").removesuffix(".__init__")
+                found[name] = os.path.join(folder, file)
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(path):
+    """`(imported module, line, inside a function)` for each keras_dsmae import."""
+    tree = ast.parse(open(path).read())
+    found = []
+
+    def visit(node, in_function):
+        for child in ast.iter_child_nodes(node):
+            nested = in_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
+            if isinstance(child, ast.ImportFrom) and (child.module or "").startswith("keras_dsmae"):
+                for alias in child.names:
+                    candidate = f"{child.module}.{alias.name}"
+                    target = candidate if candidate in MODULES else child.module
+                    found.append((target, child.lineno, in_function))
+            elif isinstance(child, ast.Import):
+                for alias in child.names:
+                    if alias.name.startswith("keras_dsmae"):
+                        found.append((alias.name, child.lineno, in_function))
+            visit(child, nested)
+
+    visit(tree, False)
+    return found
+
+
+def _part(module):
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def test_every_module_belongs_to_a_layer():
+    unplaced = sorted({_part(m) for m in MODULES} - set(RANK) - {None})
+    assert not unplaced, f"add these to LAYERS (and the README's Layout): {unplaced}"
+
+
+def test_imports_only_go_down_the_layers():
+    upward = []
+    for module, path in MODULES.items():
+        source = _part(module)
+        if source is None:  # keras_dsmae/__init__.py gathers the public API
+            continue
+        for target, line, _ in _imports(path):
+            if _part(target) is not None and RANK[_part(target)] > RANK[source]:
+                upward.append(f"{module}:{line} imports {target}")
+    assert not upward, "\n".join(upward)
+
+
+def test_no_import_of_the_package_is_deferred_into_a_function():
+    deferred = [
+        f"{module}:{line} imports {target}"
+        for module, path in MODULES.items()
+        for target, line, in_function in _imports(path)
+        if in_function
+    ]
+    assert not deferred, "\n".join(deferred)
+
+
+def test_the_module_import_graph_has_no_cycle():
+    graph = {
+        module: {t for t, _, _ in _imports(path) if t in MODULES and not module.startswith(t + ".")}
+        for module, path in MODULES.items()
+    }
+    state, stack = {}, []
+
+    def visit(module):
+        state[module] = "open"
+        stack.append(module)
+        for target in sorted(graph[module]):
+            if state.get(target) == "open":
+                cycle = stack[stack.index(target):] + [target]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if target not in state:
+                visit(target)
+        stack.pop()
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module)
+
+
+def test_each_subpackage_imports_on_its_own_in_a_fresh_interpreter():
+    check = (
+        "import importlib, sys; importlib.import_module(sys.argv[1]); "
+        "loaded = 'keras_dsmae.training.pretrain' in sys.modules; "
+        "sys.exit(3 if loaded and sys.argv[1] != 'keras_dsmae.training' "
+        "and sys.argv[1] != 'keras_dsmae.cli' else 0)"
+    )
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", check, f"keras_dsmae.{name}"], cwd=REPO, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        for name in SUBPACKAGES
+    }
+    failures = []
+    for name, process in processes.items():
+        _, error = process.communicate(timeout=300)
+        if process.returncode == 3:
+            failures.append(f"importing keras_dsmae.{name} loads the pretraining job")
+        elif process.returncode:
+            failures.append(f"keras_dsmae.{name}: {error.strip().splitlines()[-1:]}")
+    assert not failures, "\n".join(failures)
+    assert {"cli", "evaluation", "models", "optimizers", "utils"} <= set(SUBPACKAGES)
