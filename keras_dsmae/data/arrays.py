@@ -79,17 +79,9 @@ def from_arrays(
         (images, labels if labels is not None else np.zeros(len(images), np.int64))
     )
     dataset = build_pipeline(
-        source,
-        image_size=image_size,
-        num_channels=num_channels,
-        normalization=normalization,
-        batch_size=batch_size,
-        training=training,
-        with_labels=labels is not None,
-        crop_scale=crop_scale,
-        seed=seed,
-        cache=cache,
-        num_examples=len(images),
+        source, image_size=image_size, num_channels=num_channels, normalization=normalization,
+        batch_size=batch_size, training=training, with_labels=labels is not None,
+        crop_scale=crop_scale, seed=seed, cache=cache, num_examples=len(images),
     )
     dataset.normalization = normalization
     return dataset

@@ -131,17 +131,9 @@ def from_image_folder(
         lambda path, label: (decode(path), label), num_parallel_calls=tf.data.AUTOTUNE
     )
     dataset = build_pipeline(
-        source,
-        image_size=image_size,
-        num_channels=num_channels,
-        normalization=normalization,
-        batch_size=batch_size,
-        training=training,
-        with_labels=labels is not None,
-        crop_scale=crop_scale,
-        seed=seed,
-        cache=cache,
-        num_examples=len(good),
+        source, image_size=image_size, num_channels=num_channels, normalization=normalization,
+        batch_size=batch_size, training=training, with_labels=labels is not None,
+        crop_scale=crop_scale, seed=seed, cache=cache, num_examples=len(good),
     )
     dataset.file_paths = good_paths
     dataset.skipped_files = [paths[i] for i in bad]

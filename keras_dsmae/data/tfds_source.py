@@ -83,21 +83,11 @@ def pretraining_dataset(
         `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images.
     """
     spec = get_spec(dataset)
-    source, count = _source(
-        spec, spec.pretrain_split, data_dir, use_synthetic_data, synthetic_examples, seed
-    )
-    return build_pipeline(
-        source,
-        image_size=spec.image_size,
-        num_channels=spec.num_channels,
-        normalization=normalization_for(dataset),
-        batch_size=batch_size,
-        training=True,
-        with_labels=False,
-        crop_scale=crop_scale,
-        seed=seed,
-        cache=cache,
-        num_examples=count if count is not None else spec.num_pretrain_examples,
+    return _pipeline(
+        spec, spec.pretrain_split, batch_size, training=True, with_labels=False,
+        data_dir=data_dir, crop_scale=crop_scale, seed=seed, cache=cache,
+        use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
+        known_examples=spec.num_pretrain_examples,
     )
 
 
@@ -125,20 +115,31 @@ def labelled_dataset(
         training: shuffle + augment (see above).
         crop_scale: crop area range when `training`.
     """
-    spec = get_spec(dataset)
+    return _pipeline(
+        get_spec(dataset), split, batch_size, training=training, with_labels=True,
+        data_dir=data_dir, crop_scale=crop_scale, seed=seed, cache=cache,
+        use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
+    )
+
+
+def _pipeline(spec, split, batch_size, *, training, with_labels, data_dir, crop_scale, seed,
+              cache, use_synthetic_data, synthetic_examples, known_examples=None):
+    """`build_pipeline` on `split` of the data set `spec` (TFDS or generated);
+    `known_examples` stands for the split's size (for caching and the batch
+    size check) when TFDS does not say it."""
     source, count = _source(spec, split, data_dir, use_synthetic_data, synthetic_examples, seed)
     return build_pipeline(
         source,
         image_size=spec.image_size,
         num_channels=spec.num_channels,
-        normalization=normalization_for(dataset),
+        normalization=normalization_for(spec.name),
         batch_size=batch_size,
         training=training,
-        with_labels=True,
+        with_labels=with_labels,
         crop_scale=crop_scale,
         seed=seed,
         cache=cache,
-        num_examples=count,
+        num_examples=count if count is not None else known_examples,
     )
 
 

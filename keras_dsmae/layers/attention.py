@@ -17,8 +17,11 @@ class MultiHeadSelfAttention(keras.layers.Layer):
         hidden_dim: token width `D`, a multiple of `num_heads`.
         num_heads: number of heads `H`.
 
-    Shapes:
-        input and output: `(B, T, D)`.
+    Call arguments:
+        tokens: `(B, T, D)`.
+
+    Returns:
+        `(B, T, D)`.
     """
 
     def __init__(self, hidden_dim, num_heads, **kwargs):

@@ -15,8 +15,12 @@ class DropPath(keras.layers.Layer):
         rate: drop probability in [0, 1).
         seed: optional int seed.
 
-    Shapes:
-        input and output: `(B, ...)`.
+    Call arguments:
+        inputs: `(B, ...)`.
+        training: drop only in training.
+
+    Returns:
+        `(B, ...)`.
     """
 
     def __init__(self, rate=0.0, seed=None, **kwargs):

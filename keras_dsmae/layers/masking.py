@@ -47,7 +47,11 @@ class RandomMasking(keras.layers.Layer):
         mask_ratio: fraction of tokens to hide, in (0, 1).
         seed: optional int seed.
 
-    Call returns a dict:
+    Call arguments:
+        tokens: `(B, N, D)` in patch order.
+
+    Returns:
+        dict with:
         visible: `(B, K, D)` the kept tokens, in shuffled order.
         mask: `(B, N)` float, 1 where a token is hidden, 0 where visible.
         ids_shuffle: `(B, N)` int, the permutation: first K kept, rest hidden.
@@ -94,10 +98,12 @@ class RestoreMaskedTokens(keras.layers.Layer):
     """Put the visible tokens back in place and a learned mask token at every
     hidden position (the un-shuffle of `RandomMasking`).
 
-    Shapes:
+    Call arguments:
         visible: `(B, K, D)` in the shuffled order of `RandomMasking`.
         ids_restore: `(B, N)` from `RandomMasking`.
-        output: `(B, N, D)` in patch order.
+
+    Returns:
+        `(B, N, D)` in patch order.
     """
 
     def build(self, visible_shape, ids_restore_shape=None):

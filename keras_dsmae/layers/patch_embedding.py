@@ -13,9 +13,11 @@ class PatchEmbedding(keras.layers.Layer):
     Args:
         hidden_dim: width `D` of the tokens.
 
-    Shapes:
-        input: `(B, N, P)` flat patches (`P = p * p * C`).
-        output: `(B, N, D)`.
+    Call arguments:
+        patches: `(B, N, P)` flat patches (`P = p * p * C`).
+
+    Returns:
+        `(B, N, D)`.
     """
 
     def __init__(self, hidden_dim, **kwargs):

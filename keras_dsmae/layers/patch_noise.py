@@ -17,8 +17,11 @@ class GaussianPatchNoise(keras.layers.Layer):
         stddev: noise level in normalised-pixel units, >= 0.
         seed: optional int seed.
 
-    Shapes:
-        input and output: `(B, N, P)`.
+    Call arguments:
+        patches: `(B, N, P)`.
+
+    Returns:
+        `(B, N, P)`.
     """
 
     def __init__(self, stddev, seed=None, **kwargs):

@@ -41,10 +41,12 @@ class Patchify(keras.layers.Layer):
     Args:
         patch_size: side of the square patches, in pixels.
 
-    Shapes:
-        input: `(B, H, W, C)` with `H` and `W` multiples of `patch_size`.
-        output: `(B, N, patch_size * patch_size * C)` with
-            `N = (H / patch_size) * (W / patch_size)`.
+    Call arguments:
+        images: `(B, H, W, C)` with `H` and `W` multiples of `patch_size`.
+
+    Returns:
+        `(B, N, patch_size * patch_size * C)` with
+        `N = (H / patch_size) * (W / patch_size)`.
     """
 
     def __init__(self, patch_size, **kwargs):
@@ -72,9 +74,11 @@ class Unpatchify(keras.layers.Layer):
         image_size: `(H, W)` of the images (or an int for square images).
         num_channels: `C`.
 
-    Shapes:
-        input: `(B, N, patch_size * patch_size * C)`.
-        output: `(B, H, W, C)`.
+    Call arguments:
+        patches: `(B, N, patch_size * patch_size * C)`.
+
+    Returns:
+        `(B, H, W, C)`.
     """
 
     def __init__(self, patch_size, image_size, num_channels, **kwargs):

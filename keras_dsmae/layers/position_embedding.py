@@ -40,9 +40,11 @@ class SinCosPositionEmbedding(keras.layers.Layer):
     Args:
         grid_size: `(rows, cols)` of the patch grid, `N = rows * cols`.
 
-    Shapes:
-        input: `(B, N, D)` tokens in patch order (`D` a multiple of 4).
-        output: `(B, N, D)`.
+    Call arguments:
+        tokens: `(B, N, D)` tokens in patch order (`D` a multiple of 4).
+
+    Returns:
+        `(B, N, D)`.
     """
 
     def __init__(self, grid_size, **kwargs):

@@ -19,8 +19,12 @@ class TransformerBlock(keras.layers.Layer):
         layer_norm_epsilon: epsilon of the two LayerNorms (computed in float32).
         seed: optional seed for drop path.
 
-    Shapes:
-        input and output: `(B, T, D)`.
+    Call arguments:
+        tokens: `(B, T, D)`.
+        training: drop path on or off.
+
+    Returns:
+        `(B, T, D)`.
     """
 
     def __init__(
@@ -84,3 +88,27 @@ class TransformerBlock(keras.layers.Layer):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "seed": self.seed,
         }
+
+
+def transformer_stack(hidden_dim, depth, num_heads, mlp_ratio, layer_norm_epsilon, dtype,
+                      drop_path_rate=0.0, seed=None):
+    """`depth` blocks named `block_0`, `block_1`, ...; stochastic depth
+    rises linearly from 0 to `drop_path_rate` over them, and block `i` draws
+    its drop path from `seed + i`.
+
+    Returns:
+        list of `TransformerBlock`, each `(B, T, hidden_dim)` → same.
+    """
+    return [
+        TransformerBlock(
+            hidden_dim,
+            num_heads,
+            mlp_ratio=mlp_ratio,
+            drop_path_rate=drop_path_rate * i / max(depth - 1, 1),
+            layer_norm_epsilon=layer_norm_epsilon,
+            seed=None if seed is None else seed + i,
+            dtype=dtype,
+            name=f"block_{i}",
+        )
+        for i in range(depth)
+    ]

@@ -6,7 +6,7 @@ from keras import ops
 
 from keras_dsmae.layers.masking import RestoreMaskedTokens
 from keras_dsmae.layers.position_embedding import SinCosPositionEmbedding
-from keras_dsmae.layers.transformer_block import TransformerBlock
+from keras_dsmae.layers.transformer_block import transformer_stack
 from keras_dsmae.utils import validation
 
 
@@ -27,7 +27,7 @@ class MaskedDecoder(keras.layers.Layer):
             encoder output; they go through the blocks and are then dropped.
         mlp_ratio, layer_norm_epsilon: as in `TransformerBlock`.
 
-    Call:
+    Call arguments:
         encoded: `(B, num_prefix_tokens + K, D_enc)` encoder output on the
             visible patches, in shuffled order.
         ids_restore: `(B, N)` from `RandomMasking`.
@@ -75,17 +75,9 @@ class MaskedDecoder(keras.layers.Layer):
         self.position_embedding = SinCosPositionEmbedding(
             self.grid_size, dtype=policy, name="position_embedding"
         )
-        self.blocks = [
-            TransformerBlock(
-                decoder_dim,
-                num_heads,
-                mlp_ratio=mlp_ratio,
-                layer_norm_epsilon=layer_norm_epsilon,
-                dtype=policy,
-                name=f"block_{i}",
-            )
-            for i in range(depth)
-        ]
+        self.blocks = transformer_stack(
+            decoder_dim, depth, num_heads, mlp_ratio, layer_norm_epsilon, policy
+        )
         self.final_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=policy, name="final_norm"
         )

@@ -6,7 +6,7 @@ from keras import ops
 from keras_dsmae.layers.patch_embedding import PatchEmbedding
 from keras_dsmae.layers.patching import Patchify
 from keras_dsmae.layers.position_embedding import SinCosPositionEmbedding
-from keras_dsmae.layers.transformer_block import TransformerBlock
+from keras_dsmae.layers.transformer_block import transformer_stack
 from keras_dsmae.utils import validation
 from keras_dsmae.utils.token_math import mean_pool
 
@@ -38,9 +38,12 @@ class ViTEncoder(keras.Model):
         layer_norm_epsilon: epsilon of every LayerNorm.
         seed: optional seed for drop path.
 
-    Shapes:
-        input: `(B, H, W, C)`.
-        output: `(B, N + use_cls_token, D)` or `(B, D)`; `N = H * W / p²`.
+    Call arguments:
+        images: `(B, H, W, C)`.
+        training: drop path on or off.
+
+    Returns:
+        `(B, N + use_cls_token, D)` or `(B, D)` (see `pooling`); `N = H * W / p²`.
     """
 
     def __init__(
@@ -98,19 +101,10 @@ class ViTEncoder(keras.Model):
         self.position_embedding = SinCosPositionEmbedding(
             self.grid_size, dtype=policy, name="position_embedding"
         )
-        self.blocks = [
-            TransformerBlock(
-                hidden_dim,
-                num_heads,
-                mlp_ratio=mlp_ratio,
-                drop_path_rate=self.drop_path_rate * i / max(depth - 1, 1),
-                layer_norm_epsilon=layer_norm_epsilon,
-                seed=None if seed is None else seed + i,
-                dtype=policy,
-                name=f"block_{i}",
-            )
-            for i in range(depth)
-        ]
+        self.blocks = transformer_stack(
+            hidden_dim, depth, num_heads, mlp_ratio, layer_norm_epsilon, policy,
+            drop_path_rate=self.drop_path_rate, seed=seed,
+        )
         self.final_norm = keras.layers.LayerNormalization(
             epsilon=layer_norm_epsilon, dtype=policy, name="final_norm"
         )
