@@ -13,19 +13,20 @@ from keras_dsmae import losses, presets
 from keras_dsmae.layers.masking import RandomMasking, num_visible_patches
 from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.patching import unpatchify
-from keras_dsmae.models import file_upgrade, fit_inputs, method_settings
+from keras_dsmae.models import fit_inputs, method_settings
+from keras_dsmae.models.compat import Version01Compatibility
 from keras_dsmae.models.decoder import MaskedDecoder
 from keras_dsmae.models.ema_teacher import EMATeacher
 from keras_dsmae.models.teacher_targets import build_teacher_target
 from keras_dsmae.models.vit_encoder import ViTEncoder
 from keras_dsmae.utils.callback_order import order_callbacks
 from keras_dsmae.utils.distribution import scale_loss_for_replicas
-from keras_dsmae.utils.portable_config import portable_compile_config
+from keras_dsmae.utils.portable_config import PortableCompileConfig
 from keras_dsmae.utils.token_math import mean_pool, token_statistics
 
 
 @keras.saving.register_keras_serializable(package="keras_dsmae")
-class DSMAE(keras.Model):
+class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     """Denoising Self-Distillation Masked Autoencoder.
 
     The student sees noisy, masked patches; its decoder predicts the clean
@@ -190,7 +191,7 @@ class DSMAE(keras.Model):
         leaves the teacher as it is."""
         del y, sample_weight
         if training and self.ema_teacher is not None:
-            self.update_teacher()
+            self.update_teacher()  # a method, so that benchmarks can switch it off
         inputs = losses.LossInputs(
             outputs=y_pred, clean_patches=ops.cast(self.encoder.patchify(x), "float32"),
             num_views=self.num_views, num_visible=self.num_visible,
@@ -221,46 +222,6 @@ class DSMAE(keras.Model):
             validation_split=validation_split, validation_data=validation_data,
             shuffle=shuffle, **kwargs,
         )
-
-    # Teacher shortcuts (the API before EMATeacher existed).
-    @property
-    def ema_step(self):
-        return None if self.ema_teacher is None else self.ema_teacher.step
-
-    @property
-    def momentum_total_steps(self):
-        return None if self.ema_teacher is None else self.ema_teacher.total_steps
-
-    def update_teacher(self):
-        """One EMA step of the teacher towards the student (`EMATeacher.update`)."""
-        self._require_teacher().update(self.encoder)
-
-    def set_teacher_schedule(self, start=None, end=None, total_steps=None, start_step=None):
-        """See `EMATeacher.set_schedule`."""
-        self._require_teacher().set_schedule(start, end, total_steps, start_step)
-
-    def current_teacher_momentum(self):
-        """The momentum the next EMA step uses, as a Python float."""
-        return self._require_teacher().current_momentum()
-
-    def _require_teacher(self):
-        if self.ema_teacher is None:
-            raise ValueError("This model has no teacher (loss_weight=0), so it has no teacher schedule.")
-        return self.ema_teacher
-
-    def load_own_variables(self, store):
-        if len(store.keys()):  # DSMAE owns no variables since 0.2
-            raise ValueError(file_upgrade.legacy_message())
-        super().load_own_variables(store)
-
-    def get_compile_config(self):
-        config = super().get_compile_config()
-        return None if config is None else portable_compile_config(config)
-
-    def compile_from_config(self, config):
-        """Compile from a saved config; the optimizer is rebuilt for this
-        backend even when the file was saved on another one."""
-        return super().compile_from_config(portable_compile_config(config))
 
     def get_config(self):
         return {**super().get_config(), **method_settings.config_of(self)}

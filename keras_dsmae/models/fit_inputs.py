@@ -7,6 +7,7 @@ the model ignores them (so labels of any type, strings included, work).
 A model with a teacher but no momentum schedule gets a warning.
 """
 
+import types
 import warnings
 
 import numpy as np
@@ -58,14 +59,16 @@ def prepare(x, shuffle):
         x: `fit`'s `x`: an array, a `tf.data.Dataset` (of images, or of
             `(images, labels, ...)` tuples), or anything else Keras takes.
         shuffle: `fit`'s `shuffle`; None means Keras' default (True), except
-            for a `tf.data.Dataset`, which shuffles itself (Keras would warn
-            that shuffle=True is ignored).
+            for a `tf.data.Dataset` or a Python generator, which order their
+            data themselves (Keras would warn that shuffle=True is ignored).
 
     Returns:
         `(x, shuffle)` to pass on to `keras.Model.fit`.
     """
     if hasattr(x, "element_spec"):
         return _check_dataset(x), bool(shuffle)
+    if isinstance(x, types.GeneratorType):
+        return x, bool(shuffle)
     if hasattr(x, "dtype") and hasattr(x, "shape"):
         _check_array(x)
     return x, True if shuffle is None else shuffle

@@ -24,3 +24,17 @@ def portable_compile_config(config):
     if isinstance(config, list):
         return [portable_compile_config(value) for value in config]
     return config
+
+
+class PortableCompileConfig:
+    """Mixin for a `keras.Model` whose `.keras` files, saved compiled on one
+    backend, load and train on any other (see the module docstring)."""
+
+    def get_compile_config(self):
+        config = super().get_compile_config()
+        return None if config is None else portable_compile_config(config)
+
+    def compile_from_config(self, config):
+        """Compile from a saved config; the optimizer is rebuilt for this
+        backend even when the file was saved on another one."""
+        return super().compile_from_config(portable_compile_config(config))
