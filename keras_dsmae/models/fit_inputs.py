@@ -78,7 +78,8 @@ def warn_without_teacher_schedule(model, callbacks):
     """Warn when a model with a teacher is fitted without a callback that
     schedules its momentum (one with `schedules_teacher = True`, such as
     `keras_dsmae.callbacks.TeacherEMA`) and no schedule was ever set."""
-    if model.ema_teacher is None or any(getattr(c, "schedules_teacher", False) for c in callbacks or ()):
+    callbacks = getattr(callbacks, "callbacks", callbacks) or ()  # a CallbackList, a list or None
+    if model.ema_teacher is None or any(getattr(c, "schedules_teacher", False) for c in callbacks):
         return
     if float(model.ema_teacher.total_steps.value) == 0:
         warnings.warn(
