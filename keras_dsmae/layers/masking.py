@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from keras_dsmae.layers.replica_seed import ReplicaSeedGenerator
 from keras_dsmae.utils import validation
 
 
@@ -65,7 +66,7 @@ class RandomMasking(keras.layers.Layer):
             "mask_ratio", mask_ratio, 0.0, 1.0, low_open=True, high_open=True
         )
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
 
     def call(self, tokens):
         num_patches = tokens.shape[1]

@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_dsmae.layers.replica_seed import ReplicaSeedGenerator
 from keras_dsmae.utils import validation
 
 
@@ -28,7 +29,7 @@ class GaussianPatchNoise(keras.layers.Layer):
         super().__init__(**kwargs)
         self.stddev = validation.check_float("stddev", stddev, low=0.0)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
 
     def call(self, patches):
         if self.stddev == 0.0:

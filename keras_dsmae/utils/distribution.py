@@ -1,4 +1,6 @@
-"""Helpers for losses under `tf.distribute` (no-ops on JAX and PyTorch)."""
+"""What the model needs to know about data-parallel training: the number
+of `tf.distribute` replicas (to scale the loss) and the index of the
+replica running (to give each its own random draws)."""
 
 import keras
 
@@ -10,6 +12,21 @@ def num_replicas_in_sync():
     import tensorflow as tf
 
     return tf.distribute.get_strategy().num_replicas_in_sync
+
+
+def replica_index():
+    """Index of the `tf.distribute` replica running this code, as an int32
+    scalar tensor; 0 outside a multi-replica strategy and on JAX and
+    PyTorch (where `keras.distribution.DataParallel` draws random numbers
+    for the global batch at once)."""
+    if num_replicas_in_sync() == 1:
+        return 0
+    import tensorflow as tf
+
+    context = tf.distribute.get_replica_context()
+    if context is None:  # cross-replica context
+        return 0
+    return tf.cast(context.replica_id_in_sync_group, "int32")
 
 
 def scale_loss_for_replicas(loss):
