@@ -1,7 +1,8 @@
-"""Random draws and losses with two devices (each case in a subprocess, so
-that the rest of the suite keeps one device). Multi-device training is not
-yet a feature of the package (see README, Known limitations); these pin
-down what its parts already do right."""
+"""Data-parallel training on two devices: TensorFlow with two logical CPUs
+(`tf.distribute.MirroredStrategy`), JAX with two host devices
+(`keras.distribution.DataParallel`). Each case runs in a subprocess
+(`tests/helpers/two_device_probe.py`) so that the suite keeps one device.
+PyTorch has no path (Keras' fit has no DDP) and must say so."""
 
 import json
 import os
@@ -11,29 +12,77 @@ import sys
 import keras
 import pytest
 
+from keras_dsmae.training.distribution import AVAILABLE, resolve_distribution
+
 PROBE = os.path.join(os.path.dirname(__file__), "helpers", "two_device_probe.py")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BACKEND = keras.backend.backend()
+only_tensorflow = pytest.mark.skipif(BACKEND != "tensorflow", reason="tf.distribute is TensorFlow's")
+only_jax = pytest.mark.skipif(BACKEND != "jax", reason="keras.distribution data parallelism runs on JAX")
+WITH_A_PATH = pytest.mark.skipif(BACKEND == "torch", reason="no multi-device path on PyTorch")
 
 
 def _probe(*args):
-    result = subprocess.run([sys.executable, PROBE, *args], cwd=REPO, capture_output=True,
-                            text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-2000:]
+    result = subprocess.run([sys.executable, PROBE, BACKEND, *map(str, args)], cwd=REPO,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute is TensorFlow's")
+@only_tensorflow
 def test_tf_replicas_draw_their_own_masks_and_noise_and_replica_0_reproduces_one_device():
-    facts = _probe("tensorflow")
+    facts = _probe("draws")
     assert facts["replicas"] == 2
     assert facts["masks_differ"] and facts["noise_differs"]
     assert facts["replica_0_mask_is_one_device_mask"]
 
 
-@pytest.mark.skipif(keras.backend.backend() != "jax", reason="keras.distribution runs on JAX")
+@only_tensorflow
+def test_tf_two_replicas_log_the_global_batch_losses_and_keep_one_teacher():
+    """Same masks (content-based) and no noise: two replicas must give the
+    one-device run's losses, and a teacher equal on both replicas and to
+    the one-device teacher, moved once per global step."""
+    facts = _probe("losses")
+    for name, values in facts["one_device"].items():
+        assert facts["two_replicas"][name] == pytest.approx(values, rel=1e-5), name
+    assert facts["teacher_gap_between_replicas"] == 0.0
+    assert facts["teacher_gap_to_one_device"] < 1e-5
+    assert facts["ema_step"] == 4  # 2 epochs × 2 global steps
+
+
+@only_jax
 def test_jax_data_parallel_losses_equal_one_device_losses():
-    two, one = _probe("jax", "2"), _probe("jax", "1")
+    two, one = _probe("losses", 2), _probe("losses", 1)
     assert (two["devices"], one["devices"]) == (2, 1)
     assert two["ema_step"] == one["ema_step"] == 2  # the teacher moves once per global step
     for name, value in one["losses"].items():
         assert two["losses"][name] == pytest.approx(value, rel=1e-5), name
+
+
+@WITH_A_PATH
+def test_the_pretraining_job_on_two_devices_refuses_an_odd_batch_resumes_and_records_it(tmp_path):
+    facts = _probe("job", tmp_path / "run")
+    assert "batch_size" in facts["odd_batch_error"] and "multiple of 2" in facts["odd_batch_error"]
+    assert facts["num_devices"] == 2
+    assert facts["distribution"] == ("mirrored" if BACKEND == "tensorflow" else "data_parallel")
+    assert facts["epochs_run_on_resume"] == 1 and facts["ema_step"] == 4
+    for name in ("encoder.keras", "history.csv", "curves.png"):
+        assert (tmp_path / "run" / name).exists(), name
+    assert len(list((tmp_path / "run" / "reconstructions").iterdir())) == 2  # once per epoch, not per replica
+
+
+@WITH_A_PATH
+def test_a_tuning_trial_trains_on_two_devices(tmp_path):
+    facts = _probe("tuning", tmp_path / "tuning")
+    assert facts["statuses"] == ["COMPLETED"] and 0.0 <= facts["score"] <= 1.0
+
+
+def test_distribution_names_are_checked_per_backend():
+    with pytest.raises(ValueError, match=r"distribution.*'ddp'"):
+        resolve_distribution("ddp")
+    unavailable = next(n for n in ("mirrored", "data_parallel") if n not in AVAILABLE[BACKEND])
+    message = rf"`distribution`='{unavailable}' is not available on the {BACKEND} backend"
+    with pytest.raises(ValueError, match=message + (r".*DDP" if BACKEND == "torch" else "")):
+        resolve_distribution(unavailable)
+    single = resolve_distribution("auto", batch_size=7)  # the suite's process has one device
+    assert (single.name, single.num_devices, single.is_chief) == ("none", 1, True)

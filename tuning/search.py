@@ -18,12 +18,14 @@ from absl import app, flags
 from keras_dsmae import data
 from keras_dsmae.cli.common import (
     define_data_flags,
+    define_distribution_flag,
     define_model_flags,
     exit_on_failure,
     parse_model_overrides,
 )
 from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.data.knn_datasets import knn_datasets
+from keras_dsmae.training.distribution import resolve_distribution
 from keras_dsmae.utils import validation
 from tuning.hypermodel import OBJECTIVE, DSMAEHyperModel
 from tuning.report import format_trial_table, plot_objective, trial_rows
@@ -32,6 +34,7 @@ TUNERS = ("random", "bayesian", "hyperband")
 
 define_data_flags(default_dataset="cifar10")
 define_model_flags()
+define_distribution_flag()
 flags.DEFINE_enum("tuner", "random", TUNERS, "Search algorithm.")
 flags.DEFINE_integer("max_trials", 10, "Trials (random, bayesian); hyperband sizes itself from --epochs.")
 flags.DEFINE_integer("epochs", 10, "Pretraining epochs per trial (hyperband: the maximum).")
@@ -44,12 +47,14 @@ flags.DEFINE_string("project_name", None, "Default: dsmae_<dataset>.")
 FLAGS = flags.FLAGS
 
 
-def build_tuner(hypermodel, tuner, max_trials, epochs, directory, project_name, seed):
-    """A KerasTuner tuner that resumes from `directory/project_name`."""
+def build_tuner(hypermodel, tuner, max_trials, epochs, directory, project_name, seed,
+                distribution_strategy=None):
+    """A KerasTuner tuner that resumes from `directory/project_name`; on
+    TensorFlow it builds each trial's model under `distribution_strategy`."""
     if tuner not in TUNERS:
         raise ValueError(f"`tuner` must be one of {TUNERS}; got tuner={tuner!r}.")
     common = dict(objective=OBJECTIVE, directory=directory, project_name=project_name,
-                  seed=seed, overwrite=False)
+                  seed=seed, overwrite=False, distribution_strategy=distribution_strategy)
     if tuner == "random":
         return keras_tuner.RandomSearch(hypermodel, max_trials=max_trials, **common)
     if tuner == "bayesian":
@@ -61,11 +66,13 @@ def run_search(dataset="cifar10", *, tuner="random", max_trials=10, epochs=10, s
                batch_size=256, preset=None, learning_rate=1.5e-4, knn_reference_examples=5000,
                knn_query_examples=2000, directory="runs/tuning", project_name=None,
                use_synthetic_data=False, data_dir=None, seed=0, model_overrides=None, ranges=None,
-               verbose=1):
+               distribution="auto", verbose=1):
     """Run (or resume) a search; returns the tuner.
 
     Prints the best hyperparameters and the trial table, and writes
     `objective.png` into the project folder (not on distributed workers).
+    Each trial trains on the devices of `distribution` (see
+    `keras_dsmae.training.distribution`); `batch_size` is the global batch.
     """
     spec = data.get_spec(dataset)
     validation.check_int("max_trials", max_trials, minimum=1)
@@ -77,6 +84,7 @@ def run_search(dataset="cifar10", *, tuner="random", max_trials=10, epochs=10, s
     validation.check_int("knn_query_examples", knn_query_examples, minimum=1)
     validation.check_seed("seed", seed, allow_none=False)
     project_name = project_name or f"dsmae_{dataset}"
+    distributed = resolve_distribution(distribution, batch_size)
     references, queries = knn_datasets(
         dataset, reference_examples=knn_reference_examples, query_examples=knn_query_examples,
         query_split="holdout", data_dir=data_dir, use_synthetic_data=use_synthetic_data, seed=seed,
@@ -85,14 +93,16 @@ def run_search(dataset="cifar10", *, tuner="random", max_trials=10, epochs=10, s
         preset or spec.default_preset, references, queries, ranges=ranges,
         learning_rate=learning_rate, model_overrides=model_overrides,
     )
-    search_tuner = build_tuner(hypermodel, tuner, max_trials, epochs, directory, project_name, seed)
+    search_tuner = build_tuner(hypermodel, tuner, max_trials, epochs, directory, project_name, seed,
+                               distributed.strategy)
     train = data.pretraining_dataset(dataset, batch_size, data_dir=data_dir, seed=seed,
                                      use_synthetic_data=use_synthetic_data)
     steps = batches_per_epoch(train, steps_per_epoch)
     fit_kwargs = dict(steps_per_epoch=steps, verbose=verbose)
     if tuner != "hyperband":
         fit_kwargs["epochs"] = epochs
-    search_tuner.search(train.repeat(), **fit_kwargs)
+    with distributed.fit_scope():  # JAX: every trial's model and fit
+        search_tuner.search(train.repeat(), **fit_kwargs)
 
     worker = os.environ.get("KERASTUNER_TUNER_ID", "chief")
     if "chief" not in worker:
@@ -128,6 +138,7 @@ def main(argv):
         knn_query_examples=FLAGS.knn_query_examples, directory=FLAGS.directory,
         project_name=FLAGS.project_name, use_synthetic_data=FLAGS.use_synthetic_data,
         data_dir=FLAGS.data_dir, seed=FLAGS.seed, model_overrides=parse_model_overrides(FLAGS.model_overrides),
+        distribution=FLAGS.distribution,
     ))
 
 

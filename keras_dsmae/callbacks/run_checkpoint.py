@@ -54,6 +54,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         keep: how many of the newest checkpoints to keep (>= 1; 2 keeps a
             spare against disk damage).
         verbose: print one line when a run resumes.
+        writes: save checkpoints (default). A multi-worker run passes False
+            on every worker but the chief: all restore from the folder (on a
+            shared file system), one writes it.
 
     Attributes:
         restored_epoch: epochs completed by the restored checkpoint (0: none).
@@ -64,13 +67,14 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     epoch_end_stage = SAVES_STATE  # `DSMAE.fit` runs it after the log writers
 
-    def __init__(self, directory, keep=2, verbose=True):
+    def __init__(self, directory, keep=2, verbose=True, writes=True):
         super().__init__()
         if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
             raise ValueError(f"`keep` must be an integer >= 1; got keep={keep!r}.")
         self.directory = str(directory)
         self.keep = keep
         self.verbose = verbose
+        self.writes = writes
         self.restored_epoch = 0
         self.last_good_epoch = 0
         self.diverged = None
@@ -78,7 +82,8 @@ class RunCheckpoint(keras.callbacks.Callback):
     # ------------------------------------------------------------- restore
     def on_train_begin(self, logs=None):
         self.diverged = None
-        self._remove_partial_folders()
+        if self.writes:
+            self._remove_partial_folders()
         model = self.model
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
@@ -152,7 +157,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         if bad:
             self._stop(f"after epoch {completed}, {len(bad)} variable(s) hold non-finite values, e.g. {bad[0]}")
             return
-        self.save(completed)
+        if self.writes:
+            self.save(completed)
 
     def _stop(self, reason):
         self.diverged = reason

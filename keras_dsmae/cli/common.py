@@ -9,6 +9,7 @@ from absl import app, flags
 
 from keras_dsmae.data.catalog import DATASETS
 from keras_dsmae.presets import PRESETS
+from keras_dsmae.training.distribution import DISTRIBUTIONS
 
 FLAGS = flags.FLAGS
 
@@ -35,6 +36,13 @@ def define_model_flags():
     _define_once(flags.DEFINE_enum, "preset", None, sorted(PRESETS), "Model preset; default: the data set's.")
     _define_once(flags.DEFINE_string, "model_overrides", None,
                  'JSON dict of other DSMAE arguments, e.g. \'{"encoder_depth": 6}\'.')
+
+
+def define_distribution_flag():
+    """`--distribution` (see `keras_dsmae.training.distribution`)."""
+    _define_once(flags.DEFINE_enum, "distribution", "auto", DISTRIBUTIONS,
+                 "Data-parallel engine: auto, none, mirrored, multi_worker (TensorFlow), "
+                 "data_parallel (JAX). --batch_size is the global batch.")
 
 
 def parse_model_overrides(text):

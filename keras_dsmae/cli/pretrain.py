@@ -8,6 +8,7 @@ from absl import app, flags
 from keras_dsmae.callbacks import KNNMonitor
 from keras_dsmae.cli.common import (
     define_data_flags,
+    define_distribution_flag,
     define_model_flags,
     exit_on_failure,
     parse_model_overrides,
@@ -22,6 +23,7 @@ def define_pretraining_flags():
     """Define the flags once per process (safe to call again)."""
     define_data_flags()
     define_model_flags()
+    define_distribution_flag()
     if "epochs" in FLAGS:
         return
     flags.DEFINE_integer("epochs", 100, "Total epochs (a resumed run continues up to this).")
@@ -72,6 +74,7 @@ def _run(dataset):
         model_overrides=parse_model_overrides(FLAGS.model_overrides),
         extra_callbacks=extra,
         allow_config_change=FLAGS.allow_config_change,
+        distribution=FLAGS.distribution,
     )
 
 

@@ -65,7 +65,9 @@ def extract_features(encoder, data, batch_size=256, pooling="mean"):
     prefix = getattr(encoder, "num_prefix_tokens", 0)
     features, labels = [], []
     for images, batch_labels in as_batches(data, batch_size):
-        outputs = np.asarray(encoder.predict_on_batch(images), dtype="float32")
+        # `predict`, not `predict_on_batch`: under tf.distribute the latter runs
+        # the whole batch on every replica and returns it once per replica.
+        outputs = np.asarray(encoder.predict(images, batch_size=len(images), verbose=0), dtype="float32")
         features.append(pool_tokens(outputs, prefix, pooling))
         labels.append(np.asarray(batch_labels).reshape(-1))
     if not features:

@@ -72,10 +72,7 @@ class RandomMasking(keras.layers.Layer):
         num_patches = tokens.shape[1]
         keep = num_visible_patches(num_patches, self.mask_ratio)
         batch = ops.shape(tokens)[0]
-        noise = keras.random.uniform(
-            (batch, num_patches), seed=self.seed_generator
-        )
-        ids_shuffle = ops.cast(ops.argsort(noise, axis=1), "int32")
+        ids_shuffle = ops.cast(ops.argsort(self.scores(tokens), axis=1), "int32")
         ids_restore = ops.cast(ops.argsort(ids_shuffle, axis=1), "int32")
         visible = gather_tokens(tokens, ids_shuffle[:, :keep])
         hidden_in_shuffled_order = ops.concatenate(
@@ -89,6 +86,10 @@ class RandomMasking(keras.layers.Layer):
             "ids_shuffle": ids_shuffle,
             "ids_restore": ids_restore,
         }
+
+    def scores(self, tokens):
+        """`(B, N)` random scores; the `keep` lowest of each row stay visible."""
+        return keras.random.uniform(ops.shape(tokens)[:2], seed=self.seed_generator)
 
     def get_config(self):
         return {**super().get_config(), "mask_ratio": self.mask_ratio, "seed": self.seed}

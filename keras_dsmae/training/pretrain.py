@@ -16,6 +16,7 @@ from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.models import DSMAE
 from keras_dsmae.optimizers.pretraining import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.plotting import save_history_plot
+from keras_dsmae.training.distribution import resolve_distribution
 from keras_dsmae.training.precision import resolve_precision
 from keras_dsmae.training.run_config import (
     model_signature,
@@ -51,6 +52,7 @@ def run_pretraining(
     reconstruction_every=5,
     extra_callbacks=(),
     allow_config_change=False,
+    distribution="auto",
     verbose="auto",
 ):
     """Pretrain a DSMAE on `dataset` and write the run into `output_dir`.
@@ -87,6 +89,10 @@ def run_pretraining(
             checkpoint although settings other than `epochs` changed (not the
             model's shape or precision); the change is recorded in
             `run_config.json`.
+        distribution: `"auto"`, `"none"`, `"mirrored"`, `"multi_worker"`
+            (TensorFlow) or `"data_parallel"` (JAX); see
+            `keras_dsmae.training.distribution`. `batch_size` is the global
+            batch, split over the devices.
         verbose: passed to `fit`.
 
     Returns:
@@ -110,70 +116,74 @@ def run_pretraining(
         if value is not None
     }
     overrides.update(model_overrides or {})
+    distributed = resolve_distribution(distribution, batch_size)
     os.makedirs(output_dir, exist_ok=True)
 
-    keras.utils.set_random_seed(seed)
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        model = DSMAE.from_preset(preset, seed=seed, **overrides)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
-    _check_model_matches_data(model, spec, preset)
+    with distributed.scope():  # model, optimizer and teacher on every device
+        keras.utils.set_random_seed(seed)
+        previous_policy = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(policy)
+        try:
+            model = DSMAE.from_preset(preset, seed=seed, **overrides)
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+        _check_model_matches_data(model, spec, preset)
 
-    train = data.pretraining_dataset(
-        dataset, batch_size, data_dir=data_dir, seed=seed,
-        use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
-    )
-    examples = synthetic_examples if use_synthetic_data else spec.num_pretrain_examples
-    steps = batches_per_epoch(train, steps_per_epoch, fallback=max(examples // batch_size, 1))
-    total_steps = epochs * steps
-    model.compile(
-        optimizer=pretraining_optimizer(
-            learning_rate, batch_size, total_steps, round(warmup_epochs * steps), weight_decay
+        train = data.pretraining_dataset(
+            dataset, batch_size, data_dir=data_dir, seed=seed,
+            use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
         )
-    )
+        examples = synthetic_examples if use_synthetic_data else spec.num_pretrain_examples
+        steps = batches_per_epoch(train, steps_per_epoch, fallback=max(examples // batch_size, 1))
+        total_steps = epochs * steps
+        model.compile(
+            optimizer=pretraining_optimizer(
+                learning_rate, batch_size, total_steps, round(warmup_epochs * steps), weight_decay
+            )
+        )
 
-    display = _display_images(dataset, data_dir, use_synthetic_data, seed)
-    normalization = data.normalization_for(dataset)
+    chief = distributed.is_chief
     history_path = os.path.join(output_dir, "history.csv")
-    checkpoint = RunCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR))
+    checkpoint = RunCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR), writes=chief)
     settings = dict(
         dataset=dataset, preset=preset, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size,
         learning_rate=learning_rate, peak_learning_rate=scaled_learning_rate(learning_rate, batch_size),
         warmup_epochs=warmup_epochs, weight_decay=weight_decay, overrides=overrides,
         dtype_policy=policy, seed=seed, backend=keras.backend.backend(),
+        distribution=distributed.name, num_devices=distributed.num_devices,
         use_synthetic_data=use_synthetic_data, model_signature=model_signature(model),
     )
     if checkpoint.checkpoints():
         settings = settings_for_continuation(output_dir, settings, allow_config_change)
-    write_run_config(output_dir, settings)
-    # DSMAE.fit orders them by `epoch_end_stage`: log producers (TeacherEMA, a
-    # KNNMonitor among extra_callbacks) first, HistoryCSV, then the checkpoint.
-    callbacks = [
-        TeacherEMA(),
-        HistoryCSV(history_path),
-        checkpoint,
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), write_graph=False),
-        ReconstructionGrid(display, os.path.join(output_dir, "reconstructions"), normalization, reconstruction_every),
-        *extra_callbacks,
-    ]
+    callbacks = [TeacherEMA(), checkpoint, keras.callbacks.TerminateOnNaN()]
+    if chief:  # files and pictures: once per run, not once per worker
+        write_run_config(output_dir, settings)
+        display = _display_images(dataset, data_dir, use_synthetic_data, seed)
+        callbacks += [
+            HistoryCSV(history_path),
+            keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), write_graph=False),
+            ReconstructionGrid(display, os.path.join(output_dir, "reconstructions"),
+                               data.normalization_for(dataset), reconstruction_every),
+            *extra_callbacks,
+        ]
     print(
         f"keras_dsmae pretraining: {dataset} with {preset} {overrides or ''} on "
-        f"{keras.backend.backend()} ({policy}); {epochs} epochs × {steps} steps of "
+        f"{keras.backend.backend()} ({policy}, distribution {distributed.name} over "
+        f"{distributed.num_devices} device(s)); {epochs} epochs × {steps} steps of "
         f"{batch_size} images; output in {output_dir}",
         flush=True,
     )
     if model.teacher is None:  # plain MAE: nothing to schedule
         callbacks = [c for c in callbacks if not isinstance(c, TeacherEMA)]
     start = time.time()
-    history = model.fit(train.repeat(), epochs=epochs, steps_per_epoch=steps,
-                        callbacks=callbacks, verbose=verbose)
+    with distributed.fit_scope():
+        history = model.fit(train.repeat(), epochs=epochs, steps_per_epoch=steps,
+                            callbacks=callbacks, verbose=verbose)
     _raise_if_diverged(checkpoint, output_dir)
-    export_encoder(model.encoder, os.path.join(output_dir, "encoder.keras"))
-    if os.path.exists(history_path):
-        save_history_plot(history_path, os.path.join(output_dir, "curves.png"))
+    if chief:
+        export_encoder(model.encoder, os.path.join(output_dir, "encoder.keras"))
+        if os.path.exists(history_path):
+            save_history_plot(history_path, os.path.join(output_dir, "curves.png"))
     print(f"done in {time.time() - start:.0f} s; wrote {output_dir}/encoder.keras, "
           f"history.csv, curves.png, reconstructions/, tensorboard/", flush=True)
     return model, history

@@ -6,8 +6,10 @@ import json
 import os
 
 RUN_CONFIG_FILE = "run_config.json"
-# Recorded, never compared (the weights files are the same on every backend).
-NOT_COMPARED = ("backend", "peak_learning_rate", "changes", "model_signature")
+# Recorded, never compared: the weights files are the same on every backend,
+# and a run may resume on another number of devices (the global batch stays).
+NOT_COMPARED = ("backend", "peak_learning_rate", "changes", "model_signature",
+                "distribution", "num_devices")
 
 
 class ConfigMismatch(ValueError):

@@ -1,37 +1,58 @@
-"""Run in a fresh process with two devices (`python two_device_probe.py
-tensorflow|jax`); prints one JSON line of facts that
-`tests/test_multi_device.py` checks.
+"""Facts about training on two devices, measured in a fresh process (so
+that the test suite keeps one device) and printed as one JSON line for
+`tests/test_multi_device.py`.
 
-tensorflow: two logical CPUs under `tf.distribute.MirroredStrategy`; the
-    masks and noise each replica draws, and what one device draws.
-jax: two host devices under `keras.distribution.DataParallel`; the losses
-    of one epoch, to compare with a one-device run of the same seed.
+    python two_device_probe.py tensorflow draws     # each replica's masks and noise
+    python two_device_probe.py tensorflow losses    # one device vs two replicas, same masks
+    python two_device_probe.py tensorflow job DIR   # the pretraining job, distribution="mirrored"
+    python two_device_probe.py jax losses N         # an epoch on N devices (DataParallel if N > 1)
+    python two_device_probe.py jax job DIR          # the pretraining job, distribution="data_parallel"
+    python two_device_probe.py BACKEND tuning DIR   # a one-trial KerasTuner search on two devices
+
+TensorFlow gets two logical CPUs, JAX two host devices.
 """
 
 import json
 import os
 import sys
 
-BACKEND = sys.argv[1]
-DEVICES = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+BACKEND, MODE = sys.argv[1], sys.argv[2]
+ARGUMENT = sys.argv[3] if len(sys.argv) > 3 else None
 os.environ["KERAS_BACKEND"] = BACKEND
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 if BACKEND == "jax":
-    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={DEVICES}"
+    count = ARGUMENT if MODE == "losses" else "2"
+    os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={count}"
 
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+if BACKEND == "tensorflow":
+    _cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(_cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+
+import keras  # noqa: E402
+from keras import ops  # noqa: E402
+
+import keras_dsmae  # noqa: E402
+from keras_dsmae.layers import GaussianPatchNoise, RandomMasking  # noqa: E402
 
 TINY = dict(image_size=16, patch_size=4, encoder_dim=32, encoder_depth=2, encoder_heads=2,
-            decoder_dim=32, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0, seed=0)
+            decoder_dim=32, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0)
+IMAGES = np.random.RandomState(0).normal(size=(16, 16, 16, 3)).astype("float32")
 
 
-def tensorflow_facts():
-    import tensorflow as tf
+def content_scores(tokens):
+    """Masking scores that depend only on each image's tokens, so that one
+    device and several replicas hide the same patches of the same image."""
+    return ops.sum(ops.sin(3.0 * tokens), axis=-1)
 
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from keras_dsmae.layers import GaussianPatchNoise, RandomMasking
 
+def _values(variable):
+    return [np.asarray(v) for v in getattr(variable.value, "values", [variable.value])]
+
+
+def tensorflow_draws():
     tokens = tf.zeros((4, 16, 8))
     one_device = RandomMasking(0.75, seed=1)(tokens)["mask"].numpy()
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
@@ -53,26 +74,84 @@ def tensorflow_facts():
     }
 
 
-def jax_facts():
-    import keras
+def _train_with_content_masks(scope):
+    with scope:
+        keras.utils.set_random_seed(0)
+        model = keras_dsmae.DSMAE(**TINY, noise_std=0.0, seed=0)
+        model.masking.scores = content_scores
+        model.compile(optimizer=keras.optimizers.AdamW(1e-2))
+    dataset = tf.data.Dataset.from_tensor_slices(IMAGES).batch(8)
+    history = model.fit(dataset, epochs=2, verbose=0, callbacks=[
+        keras_dsmae.callbacks.TeacherEMA(momentum_start=0.5, momentum_end=0.9)])
+    return model, history.history
 
-    import keras_dsmae
 
-    if DEVICES > 1:
+def tensorflow_losses():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    one, one_history = _train_with_content_masks(tf.distribute.get_strategy().scope())
+    two, two_history = _train_with_content_masks(strategy.scope())
+    teacher_gap = max(float(np.abs(_values(a)[0] - r).max())
+                      for a, b in zip(one.teacher.weights, two.teacher.weights) for r in _values(b))
+    replica_gap = max(float(np.abs(_values(w)[0] - _values(w)[-1]).max()) for w in two.teacher.weights)
+    return {"one_device": one_history, "two_replicas": two_history,
+            "teacher_gap_to_one_device": teacher_gap, "teacher_gap_between_replicas": replica_gap,
+            "ema_step": int(np.asarray(_values(two.ema_teacher.step)[0]))}
+
+
+def jax_losses():
+    if int(ARGUMENT) > 1:
         keras.distribution.set_distribution(
             keras.distribution.DataParallel(devices=keras.distribution.list_devices()))
     keras.utils.set_random_seed(0)
-    images = np.random.RandomState(0).normal(size=(16, 16, 16, 3)).astype("float32")
-    model = keras_dsmae.DSMAE(**TINY)
+    model = keras_dsmae.DSMAE(**TINY, seed=0)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3))
-    history = model.fit(images, batch_size=8, epochs=1, verbose=0, shuffle=False,
+    history = model.fit(IMAGES, batch_size=8, epochs=1, verbose=0, shuffle=False,
                         callbacks=[keras_dsmae.callbacks.TeacherEMA()])
     return {
         "devices": len(keras.distribution.list_devices()),
         "losses": {k: v[0] for k, v in history.history.items() if k.endswith("loss")},
-        "ema_step": int(keras.ops.convert_to_numpy(model.ema_teacher.step.value)),
+        "ema_step": int(ops.convert_to_numpy(model.ema_teacher.step.value)),
     }
 
 
+def job():
+    from keras_dsmae.training import run_pretraining
+
+    name = "mirrored" if BACKEND == "tensorflow" else "data_parallel"
+    common = dict(output_dir=ARGUMENT, preset="dsmae_vit_tiny_cifar", steps_per_epoch=2,
+                  batch_size=8, use_synthetic_data=True, synthetic_examples=32,
+                  model_overrides={k: v for k, v in TINY.items() if k not in ("image_size", "patch_size")},
+                  reconstruction_every=1, distribution=name, verbose=0)
+    try:
+        run_pretraining("cifar10", **{**common, "batch_size": 7, "epochs": 1})
+        odd_batch = None
+    except ValueError as error:
+        odd_batch = str(error)
+    run_pretraining("cifar10", epochs=1, **common)
+    model, history = run_pretraining("cifar10", epochs=2, **common)  # resumes after epoch 1
+    with open(os.path.join(ARGUMENT, "run_config.json")) as file:
+        config = json.load(file)
+    return {"odd_batch_error": odd_batch, "epochs_run_on_resume": len(history.history["loss"]),
+            "distribution": config["distribution"], "num_devices": config["num_devices"],
+            "loss": history.history["loss"][-1],
+            "ema_step": int(np.asarray(_values(model.ema_teacher.step)[0]))}
+
+
+def tuning():
+    from tuning.search import run_search
+
+    search = run_search(
+        "cifar10", max_trials=1, epochs=1, steps_per_epoch=2, batch_size=8,
+        knn_reference_examples=16, knn_query_examples=8, directory=ARGUMENT,
+        use_synthetic_data=True, model_overrides={k: v for k, v in TINY.items()
+                                                  if k not in ("image_size", "patch_size")},
+        distribution="mirrored" if BACKEND == "tensorflow" else "data_parallel", verbose=0)
+    trials = list(search.oracle.trials.values())
+    return {"statuses": [t.status for t in trials], "score": trials[0].score}
+
+
 if __name__ == "__main__":
-    print(json.dumps(tensorflow_facts() if BACKEND == "tensorflow" else jax_facts()))
+    facts = {("tensorflow", "draws"): tensorflow_draws, ("tensorflow", "losses"): tensorflow_losses,
+             ("jax", "losses"): jax_losses, ("tensorflow", "tuning"): tuning,
+             ("jax", "tuning"): tuning}.get((BACKEND, MODE), job)()
+    print(json.dumps(facts))

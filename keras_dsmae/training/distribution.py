@@ -1,0 +1,139 @@
+"""Data-parallel training on the engines each backend already has.
+
+| `distribution`  | backend    | engine                                            |
+|-----------------|------------|---------------------------------------------------|
+| `mirrored`      | TensorFlow | `tf.distribute.MirroredStrategy` (one host)       |
+| `multi_worker`  | TensorFlow | `tf.distribute.MultiWorkerMirroredStrategy` (`TF_CONFIG`) |
+| `data_parallel` | JAX        | `keras.distribution.DataParallel` (all devices; `keras.distribution.initialize` first when several processes) |
+| `none`          | any        | one device                                        |
+| `auto`          | any        | the above that fits the visible devices           |
+
+PyTorch: Keras 3's `fit` has no `torch.distributed` (DDP) path, so only
+`none` is offered there; asking for another raises a `ValueError`.
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+
+import keras
+
+from keras_dsmae.utils import validation
+
+DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker", "data_parallel")
+AVAILABLE = {
+    "tensorflow": ("none", "mirrored", "multi_worker"),
+    "jax": ("none", "data_parallel"),
+    "torch": ("none",),
+}
+
+
+@dataclasses.dataclass
+class Distribution:
+    """A resolved distribution.
+
+    Attributes:
+        name: `"none"`, `"mirrored"`, `"multi_worker"` or `"data_parallel"`.
+        num_devices: devices (replicas) that share each global batch.
+        is_chief: whether this process writes the run's files (the first
+            worker or process; always True on one host).
+        scope: zero-argument callable returning the context in which the
+            model and its optimizer are built and compiled.
+        fit_scope: the same for `fit` (TensorFlow trains outside the
+            strategy's scope, as its documentation shows; callbacks read
+            variables there; JAX shards each batch inside it).
+        strategy: the `tf.distribute.Strategy` on TensorFlow (for
+            KerasTuner's `distribution_strategy`), else None.
+    """
+
+    name: str
+    num_devices: int
+    is_chief: bool
+    scope: callable
+    fit_scope: callable = contextlib.nullcontext
+    strategy: object = None
+
+
+def _tf_config_workers():
+    config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    cluster = config.get("cluster", {})
+    return sum(len(cluster.get(kind, [])) for kind in ("chief", "worker"))
+
+
+def _auto(backend):
+    if backend == "tensorflow":
+        if _tf_config_workers() > 1:
+            return "multi_worker"
+        import tensorflow as tf
+
+        return "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "none"
+    if backend == "jax":
+        return "data_parallel" if len(keras.distribution.list_devices()) > 1 else "none"
+    return "none"
+
+
+def _tensorflow(name):
+    import tensorflow as tf
+
+    if name == "mirrored":
+        strategy = tf.distribute.MirroredStrategy()
+        is_chief = True
+    else:
+        strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        resolver = strategy.cluster_resolver
+        is_chief = resolver.task_type in (None, "chief") or (
+            resolver.task_type == "worker" and resolver.task_id == 0
+            and "chief" not in resolver.cluster_spec().as_dict())
+    return Distribution(name, strategy.num_replicas_in_sync, is_chief, strategy.scope,
+                        strategy=strategy)
+
+
+def _jax_data_parallel():
+    import jax
+
+    if os.environ.get("JAX_COORDINATOR_ADDRESS") and jax.process_count() == 1:
+        keras.distribution.initialize()  # reads JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID
+    devices = keras.distribution.list_devices()
+    data_parallel = keras.distribution.DataParallel(devices=devices)
+    return Distribution("data_parallel", len(devices), jax.process_index() == 0,
+                        data_parallel.scope, data_parallel.scope)
+
+
+def resolve_distribution(name="auto", batch_size=None):
+    """The `Distribution` called `name` on the current backend.
+
+    Args:
+        name: one of `DISTRIBUTIONS`; `"auto"` takes `multi_worker` when
+            `TF_CONFIG` names several workers, `mirrored` with several
+            GPUs on TensorFlow, `data_parallel` with several JAX devices,
+            and `none` otherwise.
+        batch_size: the global batch, if it should be checked to split
+            evenly over the devices.
+
+    Raises:
+        ValueError: `name` is unknown or not available on this backend, or
+            `batch_size` does not split evenly.
+    """
+    validation.check_choice("distribution", name, DISTRIBUTIONS)
+    backend = keras.backend.backend()
+    if name == "auto":
+        name = _auto(backend)
+    if name not in AVAILABLE[backend]:
+        hint = (" Keras' fit has no torch.distributed (DDP) path; for several devices use the "
+                "tensorflow (mirrored, multi_worker) or jax (data_parallel) backend."
+                if backend == "torch" else "")
+        raise ValueError(
+            f"`distribution`={name!r} is not available on the {backend} backend. Allowed "
+            f"there: {', '.join(AVAILABLE[backend])} (or auto).{hint}"
+        )
+    if name == "none":
+        return Distribution("none", 1, True, contextlib.nullcontext)
+    distributed = _tensorflow(name) if backend == "tensorflow" else _jax_data_parallel()
+    if batch_size is not None and batch_size % distributed.num_devices:
+        raise ValueError(
+            f"`batch_size` is the global batch and must split evenly over the "
+            f"{distributed.num_devices} devices of distribution={distributed.name!r}; got "
+            f"batch_size={batch_size}. Allowed: a multiple of {distributed.num_devices}."
+        )
+    return distributed
