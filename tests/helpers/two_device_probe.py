@@ -131,10 +131,13 @@ def job():
     model, history = run_pretraining("cifar10", epochs=2, **common)  # resumes after epoch 1
     with open(os.path.join(ARGUMENT, "run_config.json")) as file:
         config = json.load(file)
+    one_device, resumed = run_pretraining("cifar10", **{**common, "epochs": 3, "distribution": "none"})
     return {"odd_batch_error": odd_batch, "epochs_run_on_resume": len(history.history["loss"]),
             "distribution": config["distribution"], "num_devices": config["num_devices"],
             "loss": history.history["loss"][-1],
-            "ema_step": int(np.asarray(_values(model.ema_teacher.step)[0]))}
+            "ema_step": int(np.asarray(_values(model.ema_teacher.step)[0])),
+            "epochs_run_on_one_device": len(resumed.history["loss"]),
+            "ema_step_on_one_device": int(np.asarray(_values(one_device.ema_teacher.step)[0]))}
 
 
 def tuning():
