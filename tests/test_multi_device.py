@@ -80,6 +80,16 @@ def test_a_tuning_trial_trains_on_two_devices(tmp_path):
     assert facts["statuses"] == ["COMPLETED"] and 0.0 <= facts["score"] <= 1.0
 
 
+@only_tensorflow
+def test_several_tensorflow_hosts_are_refused_with_the_reason(monkeypatch):
+    with pytest.raises(ValueError, match=r"multi_worker.*not supported.*72388.*data_parallel"):
+        resolve_distribution("multi_worker")
+    cluster = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}, "task": {"type": "worker", "index": 0}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(cluster))
+    with pytest.raises(ValueError, match=r"chosen by auto from TF_CONFIG"):
+        resolve_distribution("auto")
+
+
 def test_distribution_names_are_checked_per_backend():
     with pytest.raises(ValueError, match=r"distribution.*'ddp'"):
         resolve_distribution("ddp")

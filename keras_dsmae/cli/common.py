@@ -41,7 +41,7 @@ def define_model_flags():
 def define_distribution_flag():
     """`--distribution` (see `keras_dsmae.training.distribution`)."""
     _define_once(flags.DEFINE_enum, "distribution", "auto", DISTRIBUTIONS,
-                 "Data-parallel engine: auto, none, mirrored, multi_worker (TensorFlow), "
+                 "Data-parallel engine: auto, none, mirrored (TensorFlow, one host), "
                  "data_parallel (JAX). --batch_size is the global batch.")
 
 

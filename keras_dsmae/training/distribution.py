@@ -3,13 +3,20 @@
 | `distribution`  | backend    | engine                                            |
 |-----------------|------------|---------------------------------------------------|
 | `mirrored`      | TensorFlow | `tf.distribute.MirroredStrategy` (one host)       |
-| `multi_worker`  | TensorFlow | `tf.distribute.MultiWorkerMirroredStrategy` (`TF_CONFIG`) |
+| `multi_worker`  | TensorFlow | refused: Keras 3's `fit` fails under `MultiWorkerMirroredStrategy` |
 | `data_parallel` | JAX        | `keras.distribution.DataParallel` (all devices; `keras.distribution.initialize` first when several processes) |
 | `none`          | any        | one device                                        |
 | `auto`          | any        | the above that fits the visible devices           |
 
 PyTorch: Keras 3's `fit` has no `torch.distributed` (DDP) path, so only
 `none` is offered there; asking for another raises a `ValueError`.
+
+Several TensorFlow hosts (`multi_worker`, or `auto` with a multi-worker
+`TF_CONFIG`) raise a `ValueError` too: with Keras 3 (3.15, TF 2.21) `fit`
+fails in the collective reduction of its logs under
+`MultiWorkerMirroredStrategy` ("Invalid reduction dimension 0 for input
+with 0 dimensions", tensorflow/tensorflow#72388; reproduced here with two
+local workers). Several hosts train on JAX (`data_parallel`).
 """
 
 import contextlib
@@ -23,7 +30,7 @@ from keras_dsmae.utils import validation
 
 DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker", "data_parallel")
 AVAILABLE = {
-    "tensorflow": ("none", "mirrored", "multi_worker"),
+    "tensorflow": ("none", "mirrored"),
     "jax": ("none", "data_parallel"),
     "torch": ("none",),
 }
@@ -73,19 +80,11 @@ def _auto(backend):
     return "none"
 
 
-def _tensorflow(name):
+def _tensorflow_mirrored():
     import tensorflow as tf
 
-    if name == "mirrored":
-        strategy = tf.distribute.MirroredStrategy()
-        is_chief = True
-    else:
-        strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        resolver = strategy.cluster_resolver
-        is_chief = resolver.task_type in (None, "chief") or (
-            resolver.task_type == "worker" and resolver.task_id == 0
-            and "chief" not in resolver.cluster_spec().as_dict())
-    return Distribution(name, strategy.num_replicas_in_sync, is_chief, strategy.scope,
+    strategy = tf.distribute.MirroredStrategy()
+    return Distribution("mirrored", strategy.num_replicas_in_sync, True, strategy.scope,
                         strategy=strategy)
 
 
@@ -117,8 +116,17 @@ def resolve_distribution(name="auto", batch_size=None):
     """
     validation.check_choice("distribution", name, DISTRIBUTIONS)
     backend = keras.backend.backend()
+    requested = name
     if name == "auto":
         name = _auto(backend)
+    if name == "multi_worker":
+        raise ValueError(
+            "`distribution`='multi_worker' (several TensorFlow hosts"
+            + (", chosen by auto from TF_CONFIG" if name != requested else "")
+            + ") is not supported: Keras 3's fit fails under MultiWorkerMirroredStrategy "
+            "(tensorflow/tensorflow#72388). Train on one host with distribution='mirrored', "
+            "or on several hosts with the JAX backend and distribution='data_parallel'."
+        )
     if name not in AVAILABLE[backend]:
         hint = (" Keras' fit has no torch.distributed (DDP) path; for several devices use the "
                 "tensorflow (mirrored, multi_worker) or jax (data_parallel) backend."
@@ -129,7 +137,7 @@ def resolve_distribution(name="auto", batch_size=None):
         )
     if name == "none":
         return Distribution("none", 1, True, contextlib.nullcontext)
-    distributed = _tensorflow(name) if backend == "tensorflow" else _jax_data_parallel()
+    distributed = _tensorflow_mirrored() if backend == "tensorflow" else _jax_data_parallel()
     if batch_size is not None and batch_size % distributed.num_devices:
         raise ValueError(
             f"`batch_size` is the global batch and must split evenly over the "

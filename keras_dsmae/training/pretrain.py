@@ -89,10 +89,9 @@ def run_pretraining(
             checkpoint although settings other than `epochs` changed (not the
             model's shape or precision); the change is recorded in
             `run_config.json`.
-        distribution: `"auto"`, `"none"`, `"mirrored"`, `"multi_worker"`
-            (TensorFlow) or `"data_parallel"` (JAX); see
-            `keras_dsmae.training.distribution`. `batch_size` is the global
-            batch, split over the devices.
+        distribution: `"auto"`, `"none"`, `"mirrored"` (TensorFlow) or
+            `"data_parallel"` (JAX); see `keras_dsmae.training.distribution`.
+            `batch_size` is the global batch, split over the devices.
         verbose: passed to `fit`.
 
     Returns:
