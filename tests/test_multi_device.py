@@ -6,6 +6,7 @@ PyTorch has no path (Keras' fit has no DDP) and must say so."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -72,6 +73,30 @@ def test_the_pretraining_job_on_two_devices_refuses_an_odd_batch_resumes_and_rec
     for name in ("encoder.keras", "history.csv", "curves.png"):
         assert (tmp_path / "run" / name).exists(), name
     assert len(list((tmp_path / "run" / "reconstructions").iterdir())) == 3  # once per epoch, not per replica
+
+
+@only_jax
+def test_two_jax_processes_train_one_run_and_only_the_first_writes_it(tmp_path):
+    """Two processes of one device each, joined by keras.distribution.initialize
+    (KERAS_DISTRIBUTION_* variables) on 127.0.0.1, as two hosts would be."""
+    with socket.socket() as probe_socket:
+        probe_socket.bind(("127.0.0.1", 0))
+        port = probe_socket.getsockname()[1]
+    run = tmp_path / "run"
+    processes = [
+        subprocess.Popen([sys.executable, PROBE, "jax", "process", str(run), str(index), str(port)],
+                         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for index in (0, 1)
+    ]
+    outputs = [process.communicate(timeout=600) for process in processes]
+    for process, (_, error) in zip(processes, outputs):
+        assert process.returncode == 0, error[-3000:]
+    losses = [json.loads(out.strip().splitlines()[-1])["losses"] for out, _ in outputs]
+    assert losses[0] == losses[1] and len(losses[0]) == 2  # one global run, seen by both
+    config = json.loads((run / "run_config.json").read_text())
+    assert (config["distribution"], config["num_devices"]) == ("data_parallel", 2)
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_0001", "epoch_0002"]
+    assert (run / "encoder.keras").exists()
 
 
 @WITH_A_PATH

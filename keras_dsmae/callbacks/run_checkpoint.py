@@ -4,6 +4,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import warnings
 
 import h5py
@@ -54,9 +55,10 @@ class RunCheckpoint(keras.callbacks.Callback):
         keep: how many of the newest checkpoints to keep (>= 1; 2 keeps a
             spare against disk damage).
         verbose: print one line when a run resumes.
-        writes: save checkpoints (default). A multi-worker run passes False
-            on every worker but the chief: all restore from the folder (on a
-            shared file system), one writes it.
+        writes: keep the checkpoints it saves (default). A run of several
+            processes passes False on all but the chief: every process
+            restores from `directory` (on a shared file system) and saves
+            (saving is collective), but only the chief's files are kept.
 
     Attributes:
         restored_epoch: epochs completed by the restored checkpoint (0: none).
@@ -157,15 +159,19 @@ class RunCheckpoint(keras.callbacks.Callback):
         if bad:
             self._stop(f"after epoch {completed}, {len(bad)} variable(s) hold non-finite values, e.g. {bad[0]}")
             return
-        if self.writes:
-            self.save(completed)
+        self.save(completed)
 
     def _stop(self, reason):
         self.diverged = reason
         self.model.stop_training = True
 
     def save(self, completed_epochs):
-        """Write the state after `completed_epochs` epochs atomically."""
+        """Write the state after `completed_epochs` epochs atomically (into
+        a scratch folder that is then deleted, when `writes` is False)."""
+        if not self.writes:
+            with tempfile.TemporaryDirectory(prefix="keras_dsmae_not_chief_") as scratch:
+                self.model.save_weights(os.path.join(scratch, WEIGHTS_FILE))
+            return
         os.makedirs(self.directory, exist_ok=True)
         name = f"epoch_{completed_epochs:04d}"
         partial = os.path.join(self.directory, _PARTIAL_PREFIX + name)

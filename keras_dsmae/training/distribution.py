@@ -4,7 +4,7 @@
 |-----------------|------------|---------------------------------------------------|
 | `mirrored`      | TensorFlow | `tf.distribute.MirroredStrategy` (one host)       |
 | `multi_worker`  | TensorFlow | refused: Keras 3's `fit` fails under `MultiWorkerMirroredStrategy` |
-| `data_parallel` | JAX        | `keras.distribution.DataParallel` (all devices; `keras.distribution.initialize` first when several processes) |
+| `data_parallel` | JAX        | `keras.distribution.DataParallel` over all devices of all processes (`KERAS_DISTRIBUTION_*` variables: `keras.distribution.initialize` first) |
 | `none`          | any        | one device                                        |
 | `auto`          | any        | the above that fits the visible devices           |
 
@@ -88,11 +88,19 @@ def _tensorflow_mirrored():
                         strategy=strategy)
 
 
+_JOB_ADDRESSES = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
+_processes_joined = []
+
+
 def _jax_data_parallel():
     import jax
 
-    if os.environ.get("JAX_COORDINATOR_ADDRESS") and jax.process_count() == 1:
-        keras.distribution.initialize()  # reads JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID
+    if os.environ.get(_JOB_ADDRESSES) and not _processes_joined:
+        # Several processes (hosts): join them before JAX touches a device.
+        # keras.distribution.initialize reads KERAS_DISTRIBUTION_JOB_ADDRESSES,
+        # KERAS_DISTRIBUTION_NUM_PROCESSES and KERAS_DISTRIBUTION_PROCESS_ID.
+        keras.distribution.initialize()
+        _processes_joined.append(True)
     devices = keras.distribution.list_devices()
     data_parallel = keras.distribution.DataParallel(devices=devices)
     return Distribution("data_parallel", len(devices), jax.process_index() == 0,

@@ -1,7 +1,9 @@
 """The pretraining job behind `examples/pretrain_*.py`: data, model,
 optimizer, callbacks, resume, and the files a run writes."""
 
+import contextlib
 import os
+import tempfile
 import time
 
 import keras
@@ -107,6 +109,8 @@ def run_pretraining(
     validation.check_float("weight_decay", weight_decay, 0.0)
     validation.check_seed("seed", seed, allow_none=False)
     validation.check_int("reconstruction_every", reconstruction_every, minimum=1)
+    # First: several JAX processes must join before anything touches a device.
+    distributed = resolve_distribution(distribution, batch_size)
     policy = resolve_precision(mixed_precision)
     preset = preset or spec.default_preset
     overrides = {
@@ -115,7 +119,6 @@ def run_pretraining(
         if value is not None
     }
     overrides.update(model_overrides or {})
-    distributed = resolve_distribution(distribution, batch_size)
     os.makedirs(output_dir, exist_ok=True)
 
     with distributed.scope():  # model, optimizer and teacher on every device
@@ -141,50 +144,57 @@ def run_pretraining(
             )
         )
 
+    # Every process runs the same callbacks (reconstructions, kNN and saving
+    # are collective with several JAX processes); only the chief's files are
+    # kept, the others write into a scratch folder that is deleted.
     chief = distributed.is_chief
-    history_path = os.path.join(output_dir, "history.csv")
-    checkpoint = RunCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR), writes=chief)
-    settings = dict(
-        dataset=dataset, preset=preset, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size,
-        learning_rate=learning_rate, peak_learning_rate=scaled_learning_rate(learning_rate, batch_size),
-        warmup_epochs=warmup_epochs, weight_decay=weight_decay, overrides=overrides,
-        dtype_policy=policy, seed=seed, backend=keras.backend.backend(),
-        distribution=distributed.name, num_devices=distributed.num_devices,
-        use_synthetic_data=use_synthetic_data, model_signature=model_signature(model),
-    )
-    if checkpoint.checkpoints():
-        settings = settings_for_continuation(output_dir, settings, allow_config_change)
-    callbacks = [TeacherEMA(), checkpoint, keras.callbacks.TerminateOnNaN()]
-    if chief:  # files and pictures: once per run, not once per worker
-        write_run_config(output_dir, settings)
+    with contextlib.ExitStack() as stack:
+        files_dir = output_dir if chief else stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="keras_dsmae_not_chief_"))
+        checkpoint = RunCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR), writes=chief)
+        settings = dict(
+            dataset=dataset, preset=preset, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size,
+            learning_rate=learning_rate, peak_learning_rate=scaled_learning_rate(learning_rate, batch_size),
+            warmup_epochs=warmup_epochs, weight_decay=weight_decay, overrides=overrides,
+            dtype_policy=policy, seed=seed, backend=keras.backend.backend(),
+            distribution=distributed.name, num_devices=distributed.num_devices,
+            use_synthetic_data=use_synthetic_data, model_signature=model_signature(model),
+        )
+        if checkpoint.checkpoints():
+            settings = settings_for_continuation(output_dir, settings, allow_config_change)
+        write_run_config(files_dir, settings)
+        history_path = os.path.join(files_dir, "history.csv")
         display = _display_images(dataset, data_dir, use_synthetic_data, seed)
-        callbacks += [
+        callbacks = [
+            TeacherEMA(),
             HistoryCSV(history_path),
-            keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard"), write_graph=False),
-            ReconstructionGrid(display, os.path.join(output_dir, "reconstructions"),
+            checkpoint,
+            keras.callbacks.TerminateOnNaN(),
+            keras.callbacks.TensorBoard(os.path.join(files_dir, "tensorboard"), write_graph=False),
+            ReconstructionGrid(display, os.path.join(files_dir, "reconstructions"),
                                data.normalization_for(dataset), reconstruction_every),
             *extra_callbacks,
         ]
-    print(
-        f"keras_dsmae pretraining: {dataset} with {preset} {overrides or ''} on "
-        f"{keras.backend.backend()} ({policy}, distribution {distributed.name} over "
-        f"{distributed.num_devices} device(s)); {epochs} epochs × {steps} steps of "
-        f"{batch_size} images; output in {output_dir}",
-        flush=True,
-    )
-    if model.teacher is None:  # plain MAE: nothing to schedule
-        callbacks = [c for c in callbacks if not isinstance(c, TeacherEMA)]
-    start = time.time()
-    with distributed.fit_scope():
-        history = model.fit(train.repeat(), epochs=epochs, steps_per_epoch=steps,
-                            callbacks=callbacks, verbose=verbose)
-    _raise_if_diverged(checkpoint, output_dir)
-    if chief:
-        export_encoder(model.encoder, os.path.join(output_dir, "encoder.keras"))
+        print(
+            f"keras_dsmae pretraining: {dataset} with {preset} {overrides or ''} on "
+            f"{keras.backend.backend()} ({policy}, distribution {distributed.name} over "
+            f"{distributed.num_devices} device(s)); {epochs} epochs × {steps} steps of "
+            f"{batch_size} images; output in {output_dir}",
+            flush=True,
+        )
+        if model.teacher is None:  # plain MAE: nothing to schedule
+            callbacks = [c for c in callbacks if not isinstance(c, TeacherEMA)]
+        start = time.time()
+        with distributed.fit_scope():
+            history = model.fit(train.repeat(), epochs=epochs, steps_per_epoch=steps,
+                                callbacks=callbacks, verbose=verbose)
+        _raise_if_diverged(checkpoint, output_dir)
+        export_encoder(model.encoder, os.path.join(files_dir, "encoder.keras"))
         if os.path.exists(history_path):
-            save_history_plot(history_path, os.path.join(output_dir, "curves.png"))
-    print(f"done in {time.time() - start:.0f} s; wrote {output_dir}/encoder.keras, "
-          f"history.csv, curves.png, reconstructions/, tensorboard/", flush=True)
+            save_history_plot(history_path, os.path.join(files_dir, "curves.png"))
+    print(f"done in {time.time() - start:.0f} s; " + (
+        f"wrote {output_dir}/encoder.keras, history.csv, curves.png, reconstructions/, tensorboard/"
+        if chief else "the chief process writes the files"), flush=True)
     return model, history
 
 

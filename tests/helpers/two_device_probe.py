@@ -8,6 +8,7 @@ that the test suite keeps one device) and printed as one JSON line for
     python two_device_probe.py jax losses N         # an epoch on N devices (DataParallel if N > 1)
     python two_device_probe.py jax job DIR          # the pretraining job, distribution="data_parallel"
     python two_device_probe.py BACKEND tuning DIR   # a one-trial KerasTuner search on two devices
+    python two_device_probe.py jax process DIR I PORT  # process I of 2 (one device each) of one job
 
 TensorFlow gets two logical CPUs, JAX two host devices.
 """
@@ -21,8 +22,11 @@ ARGUMENT = sys.argv[3] if len(sys.argv) > 3 else None
 os.environ["KERAS_BACKEND"] = BACKEND
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 if BACKEND == "jax":
-    count = ARGUMENT if MODE == "losses" else "2"
+    count = {"losses": ARGUMENT, "process": "1"}.get(MODE, "2")
     os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={count}"
+if MODE == "process":  # read by keras.distribution.initialize
+    os.environ.update(KERAS_DISTRIBUTION_JOB_ADDRESSES=f"127.0.0.1:{sys.argv[5]}",
+                      KERAS_DISTRIBUTION_NUM_PROCESSES="2", KERAS_DISTRIBUTION_PROCESS_ID=sys.argv[4])
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -114,14 +118,25 @@ def jax_losses():
     }
 
 
+def _job_settings():
+    return dict(output_dir=ARGUMENT, preset="dsmae_vit_tiny_cifar", steps_per_epoch=2,
+                batch_size=8, use_synthetic_data=True, synthetic_examples=32,
+                model_overrides={k: v for k, v in TINY.items() if k not in ("image_size", "patch_size")},
+                reconstruction_every=1, verbose=0,
+                distribution="mirrored" if BACKEND == "tensorflow" else "data_parallel")
+
+
+def process():
+    from keras_dsmae.training import run_pretraining
+
+    _, history = run_pretraining("cifar10", epochs=2, **_job_settings())
+    return {"losses": history.history["loss"]}
+
+
 def job():
     from keras_dsmae.training import run_pretraining
 
-    name = "mirrored" if BACKEND == "tensorflow" else "data_parallel"
-    common = dict(output_dir=ARGUMENT, preset="dsmae_vit_tiny_cifar", steps_per_epoch=2,
-                  batch_size=8, use_synthetic_data=True, synthetic_examples=32,
-                  model_overrides={k: v for k, v in TINY.items() if k not in ("image_size", "patch_size")},
-                  reconstruction_every=1, distribution=name, verbose=0)
+    common = _job_settings()
     try:
         run_pretraining("cifar10", **{**common, "batch_size": 7, "epochs": 1})
         odd_batch = None
@@ -156,5 +171,5 @@ def tuning():
 if __name__ == "__main__":
     facts = {("tensorflow", "draws"): tensorflow_draws, ("tensorflow", "losses"): tensorflow_losses,
              ("jax", "losses"): jax_losses, ("tensorflow", "tuning"): tuning,
-             ("jax", "tuning"): tuning}.get((BACKEND, MODE), job)()
+             ("jax", "tuning"): tuning, ("jax", "process"): process}.get((BACKEND, MODE), job)()
     print(json.dumps(facts))
