@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import warnings
 
 import keras
 
@@ -77,6 +78,14 @@ def _auto(backend):
         return "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "none"
     if backend == "jax":
         return "data_parallel" if len(keras.distribution.list_devices()) > 1 else "none"
+    import torch
+
+    if torch.cuda.device_count() > 1:
+        warnings.warn(
+            f"{torch.cuda.device_count()} GPUs are visible, but the torch backend trains on one "
+            "(Keras' fit has no DDP path); use the tensorflow or jax backend for all of them.",
+            stacklevel=3,
+        )
     return "none"
 
 
