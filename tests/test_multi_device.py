@@ -78,7 +78,8 @@ def test_the_pretraining_job_on_two_devices_refuses_an_odd_batch_resumes_and_rec
 @only_jax
 def test_two_jax_processes_train_one_run_and_only_the_first_writes_it(tmp_path):
     """Two processes of one device each, joined by keras.distribution.initialize
-    (KERAS_DISTRIBUTION_* variables) on 127.0.0.1, as two hosts would be."""
+    (KERAS_DISTRIBUTION_* variables, distribution="auto") on 127.0.0.1, as two
+    hosts would be."""
     with socket.socket() as probe_socket:
         probe_socket.bind(("127.0.0.1", 0))
         port = probe_socket.getsockname()[1]

@@ -29,6 +29,7 @@ import keras
 
 from keras_dsmae.utils import validation
 
+_JOB_ADDRESSES = "KERAS_DISTRIBUTION_JOB_ADDRESSES"  # set: several JAX processes
 DISTRIBUTIONS = ("auto", "none", "mirrored", "multi_worker", "data_parallel")
 AVAILABLE = {
     "tensorflow": ("none", "mirrored"),
@@ -77,6 +78,8 @@ def _auto(backend):
 
         return "mirrored" if len(tf.config.list_logical_devices("GPU")) > 1 else "none"
     if backend == "jax":
+        if os.environ.get(_JOB_ADDRESSES):  # several processes; listing devices now would
+            return "data_parallel"          # start JAX before they can join
         return "data_parallel" if len(keras.distribution.list_devices()) > 1 else "none"
     import torch
 
@@ -97,7 +100,6 @@ def _tensorflow_mirrored():
                         strategy=strategy)
 
 
-_JOB_ADDRESSES = "KERAS_DISTRIBUTION_JOB_ADDRESSES"
 _processes_joined = []
 
 
@@ -120,10 +122,10 @@ def resolve_distribution(name="auto", batch_size=None):
     """The `Distribution` called `name` on the current backend.
 
     Args:
-        name: one of `DISTRIBUTIONS`; `"auto"` takes `multi_worker` when
-            `TF_CONFIG` names several workers, `mirrored` with several
-            GPUs on TensorFlow, `data_parallel` with several JAX devices,
-            and `none` otherwise.
+        name: one of `DISTRIBUTIONS`; `"auto"` takes `mirrored` with several
+            GPUs on TensorFlow, `data_parallel` with several JAX devices or
+            processes, and `none` otherwise (a multi-worker `TF_CONFIG` is
+            refused, see the module docstring).
         batch_size: the global batch, if it should be checked to split
             evenly over the devices.
 

@@ -129,7 +129,7 @@ def _job_settings():
 def process():
     from keras_dsmae.training import run_pretraining
 
-    _, history = run_pretraining("cifar10", epochs=2, **_job_settings())
+    _, history = run_pretraining("cifar10", epochs=2, **{**_job_settings(), "distribution": "auto"})
     return {"losses": history.history["loss"]}
 
 
