@@ -32,13 +32,9 @@ def register_teacher_target(name):
 
 
 def build_teacher_target(teacher_view, num_folds, num_masked):
-    """The strategy registered as `teacher_view`, checked against the
-    model's settings (a `ValueError` naming the argument otherwise)."""
-    if teacher_view not in TEACHER_TARGETS:
-        raise ValueError(
-            f"`teacher_view` must be one of {tuple(TEACHER_TARGETS)}; got "
-            f"teacher_view={teacher_view!r}."
-        )
+    """The strategy registered as `teacher_view` (a name `DSMAE` has checked
+    against `TEACHER_TARGETS`), which checks `num_folds` against the model's
+    settings (a `ValueError` naming the argument otherwise)."""
     return TEACHER_TARGETS[teacher_view](num_folds=num_folds, num_masked=num_masked)
 
 
