@@ -13,8 +13,8 @@ class TeacherEMA(keras.callbacks.Callback):
 
     The EMA arithmetic itself (θ_T ← m·θ_T + (1−m)·θ_S) runs inside the
     compiled training step of `DSMAE` (a Python-side update after each batch
-    costs far more, and on JAX forces a state sync every step; see
-    `benchmarks/throughput.py`). This callback sets, once per `fit`, the
+    doubled a tiny model's step on TensorFlow, and on JAX forces a state
+    sync every step). This callback sets, once per `fit`, the
     cosine schedule that step follows: from `momentum_start` to
     `momentum_end` over `total_steps` training steps, by default
     `epochs × steps_per_epoch` of the run. The position in the schedule is
