@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.backend_kernels import self_attention
 
 
 @keras.saving.register_keras_serializable(package="keras_dsmae")
@@ -11,7 +12,9 @@ class MultiHeadSelfAttention(keras.layers.Layer):
     """Scaled dot-product self-attention over a token sequence.
 
     The projections run in the layer's compute dtype (float16/bfloat16 under
-    mixed precision); the softmax always runs in float32.
+    mixed precision); the softmax always accumulates in float32. On PyTorch
+    the attention itself is one fused kernel (see
+    `keras_dsmae.utils.backend_kernels`).
 
     Args:
         hidden_dim: token width `D`, a multiple of `num_heads`.
@@ -51,11 +54,7 @@ class MultiHeadSelfAttention(keras.layers.Layer):
             self.qkv(tokens), (-1, seq_len, 3, self.num_heads, self.head_dim)
         )
         qkv = ops.transpose(qkv, (2, 0, 3, 1, 4))  # (3, B, H, T, Dh)
-        query, key, value = qkv[0], qkv[1], qkv[2]
-        scale = ops.cast(self.head_dim**-0.5, query.dtype)
-        scores = ops.matmul(query * scale, ops.transpose(key, (0, 1, 3, 2)))
-        weights = ops.softmax(ops.cast(scores, "float32"), axis=-1)
-        attended = ops.matmul(ops.cast(weights, value.dtype), value)
+        attended = self_attention(qkv[0], qkv[1], qkv[2])
         attended = ops.reshape(
             ops.transpose(attended, (0, 2, 1, 3)), (-1, seq_len, self.hidden_dim)
         )

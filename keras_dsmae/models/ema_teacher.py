@@ -8,6 +8,7 @@ from keras import ops
 from keras_dsmae.models.vit_encoder import ViTEncoder
 from keras_dsmae.optimizers.schedules import cosine_momentum
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.backend_kernels import moving_average
 
 
 @keras.saving.register_keras_serializable(package="keras_dsmae")
@@ -103,7 +104,9 @@ class EMATeacher(keras.layers.Layer):
         return float(ops.convert_to_numpy(self.momentum()))
 
     def update(self, student):
-        """One EMA step θ_T ← m·θ_T + (1−m)·θ_S in float32, then `step += 1`.
+        """One EMA step θ_T ← m·θ_T + (1−m)·θ_S in float32, then `step += 1`
+        (on PyTorch one fused `_foreach_lerp_` over all weights, see
+        `keras_dsmae.utils.backend_kernels`).
 
         At `step == 0` it is a plain copy (m = 0), so the teacher starts as
         the student even if the student's weights were changed after
@@ -111,10 +114,8 @@ class EMATeacher(keras.layers.Layer):
         """
         step = self.step.value
         momentum = ops.where(step == 0, 0.0, self.momentum())
-        for teacher_weight, student_weight in self.weight_pairs(student):
-            student_value = ops.stop_gradient(ops.cast(student_weight.value, "float32"))
-            teacher_value = ops.cast(teacher_weight.value, "float32")
-            teacher_weight.assign(momentum * teacher_value + (1.0 - momentum) * student_value)
+        teacher_weights, student_weights = zip(*self.weight_pairs(student))
+        moving_average(list(teacher_weights), list(student_weights), momentum)
         self.step.assign(step + 1)
 
     def set_schedule(self, start=None, end=None, total_steps=None, start_step=None):
