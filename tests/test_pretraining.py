@@ -109,10 +109,42 @@ def test_bad_job_arguments_raise_clear_errors(tmp_path):
         run_pretraining("cifar10", output_dir=str(tmp_path), preset="dsmae_vit_tiny_stl10")
 
 
-def test_auto_precision_is_float32_on_cpu():
-    assert resolve_precision("auto") == "float32"
+@pytest.mark.parametrize("cpu_flags, expected", [
+    ("fpu sse2 avx2 avx512f", "float32"),
+    ("fpu sse2 avx512f avx512_bf16", "mixed_bfloat16"),
+    ("fpu amx_tile amx_bf16", "mixed_bfloat16"),
+])
+def test_auto_precision_on_cpu_follows_native_bfloat16(tmp_path, monkeypatch, cpu_flags, expected):
+    from keras_dsmae.training import precision
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {cpu_flags}\n")
+    monkeypatch.setattr(precision, "CPUINFO_PATH", str(cpuinfo))
+    assert resolve_precision("auto") == expected
+    assert resolve_precision("auto", resumed_policy="float32") == "float32"  # a run keeps its precision
     assert resolve_precision("bfloat16") == "mixed_bfloat16"
     assert resolve_precision("float16") == "mixed_float16"
+    assert resolve_precision("float32") == "float32"
+
+
+def test_cpu_bfloat16_check_reads_cpuinfo_flags(tmp_path):
+    from keras_dsmae.training.precision import cpu_supports_bfloat16
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("flags\t\t: fpu avx512f avx512_bf16\n")
+    assert cpu_supports_bfloat16(str(cpuinfo))
+    cpuinfo.write_text("flags\t\t: fpu avx512f avx512bw\n")
+    assert not cpu_supports_bfloat16(str(cpuinfo))
+    assert not cpu_supports_bfloat16(str(tmp_path / "missing"))
+
+
+def test_auto_precision_resumes_in_the_runs_own_precision(tmp_path, monkeypatch):
+    from keras_dsmae.training import precision
+
+    monkeypatch.setattr(precision, "cpu_supports_bfloat16", lambda: False)
+    model, _ = pretrain(tmp_path, epochs=1, mixed_precision="bfloat16")
+    model, _ = pretrain(tmp_path, epochs=2, mixed_precision="auto")  # would be float32 for a new run
+    assert model.dtype_policy.name == "mixed_bfloat16"
 
 
 def test_warmup_then_cosine_learning_rate():

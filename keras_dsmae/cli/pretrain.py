@@ -35,7 +35,8 @@ def define_pretraining_flags():
     flags.DEFINE_float("noise_std", None, "Gaussian noise on student patches; default: the preset's.")
     flags.DEFINE_float("loss_weight", None, "Feature-distillation weight; default: the preset's.")
     flags.DEFINE_enum("mixed_precision", "auto", PRECISIONS,
-                      "auto: bfloat16 on a GPU that supports it, float32 on CPU.")
+                      "auto: a resumed run's own precision; else bfloat16 on a GPU or CPU "
+                      "with native bfloat16 (AVX512-BF16/AMX-BF16), float32 elsewhere.")
     flags.DEFINE_string("output_dir", None, "Run folder; default: runs/<dataset>_<preset>.")
     flags.DEFINE_integer("reconstruction_every", 5, "Reconstruction grid every N epochs.")
     flags.DEFINE_integer("knn_every", 0, "kNN accuracy on the labelled data every N epochs (0: off).")

@@ -22,6 +22,7 @@ from keras_dsmae.training.distribution import resolve_distribution
 from keras_dsmae.training.precision import resolve_precision
 from keras_dsmae.training.run_config import (
     model_signature,
+    read_run_config,
     settings_for_continuation,
     write_run_config,
 )
@@ -111,7 +112,7 @@ def run_pretraining(
     validation.check_int("reconstruction_every", reconstruction_every, minimum=1)
     # First: several JAX processes must join before anything touches a device.
     distributed = resolve_distribution(distribution, batch_size)
-    policy = resolve_precision(mixed_precision)
+    policy = resolve_precision(mixed_precision, (read_run_config(output_dir) or {}).get("dtype_policy"))
     preset = preset or spec.default_preset
     overrides = {
         key: value
