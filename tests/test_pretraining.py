@@ -120,6 +120,7 @@ def test_auto_precision_on_cpu_follows_native_bfloat16(tmp_path, monkeypatch, cp
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(f"processor\t: 0\nflags\t\t: {cpu_flags}\n")
     monkeypatch.setattr(precision, "CPUINFO_PATH", str(cpuinfo))
+    monkeypatch.setattr(precision, "gpu_supports_bfloat16", lambda: None)  # as on a CPU-only machine
     assert resolve_precision("auto") == expected
     assert resolve_precision("auto", resumed_policy="float32") == "float32"  # a run keeps its precision
     assert resolve_precision("bfloat16") == "mixed_bfloat16"
@@ -142,6 +143,7 @@ def test_auto_precision_resumes_in_the_runs_own_precision(tmp_path, monkeypatch)
     from keras_dsmae.training import precision
 
     monkeypatch.setattr(precision, "cpu_supports_bfloat16", lambda: False)
+    monkeypatch.setattr(precision, "gpu_supports_bfloat16", lambda: None)
     model, _ = pretrain(tmp_path, epochs=1, mixed_precision="bfloat16")
     model, _ = pretrain(tmp_path, epochs=2, mixed_precision="auto")  # would be float32 for a new run
     assert model.dtype_policy.name == "mixed_bfloat16"
