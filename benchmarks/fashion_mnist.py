@@ -133,9 +133,12 @@ def pretrain(overrides, train_stream, steps_per_epoch):
         callbacks.append(keras_dsmae.callbacks.TeacherEMA())
     model.fit(train_stream, epochs=FLAGS.epochs, callbacks=callbacks, verbose=2)
     keras.config.set_dtype_policy("float32")
+    if FLAGS.mixed_precision == "float32":
+        return model.encoder, trace.trace
+    # Evaluate in float32: the same (float32) weights in a float32 encoder.
     encoder = keras_dsmae.models.ViTEncoder.from_config({**model.encoder.get_config(), "dtype": "float32"})
     encoder.build((None, 28, 28, 1))
-    encoder.set_weights(model.encoder.get_weights())  # float32 variables under either policy
+    encoder.set_weights(model.encoder.get_weights())
     return encoder, trace.trace
 
 

@@ -51,6 +51,12 @@ flags.DEFINE_string("precision", "float32", "Internal: the worker's precision.")
 VARIANTS = ("mae", "dsmae")
 
 
+def variant_config(config, variant):
+    """The keras_dsmae constructor arguments of `variant`: the preset as it
+    is for DSD-MAE; no noise and no teacher for MAE."""
+    return config if variant == "dsmae" else {**config, "noise_std": 0.0, "loss_weight": 0.0}
+
+
 # ----------------------------------------------------------------- workers
 
 def keras_worker(config, precision):
@@ -74,8 +80,7 @@ def keras_worker(config, precision):
 
     models = {}
     for variant in VARIANTS:
-        overrides = {} if variant == "dsmae" else {"noise_std": 0.0, "loss_weight": 0.0}
-        model = keras_dsmae.DSMAE(**{**config, **overrides})
+        model = keras_dsmae.DSMAE(**variant_config(config, variant))
         model.compile(optimizer=keras.optimizers.AdamW(1.5e-4, weight_decay=0.05))
         models[variant] = model
 
@@ -209,10 +214,8 @@ def lightly_worker(config, precision):
     import keras
 
     keras.config.set_dtype_policy("float32")
-    flops = {}
-    for variant in VARIANTS:
-        overrides = {} if variant == "dsmae" else {"noise_std": 0.0, "loss_weight": 0.0}
-        flops[variant] = training_flops_per_image(keras_dsmae.DSMAE(**{**config, **overrides}))
+    flops = {variant: training_flops_per_image(keras_dsmae.DSMAE(**variant_config(config, variant)))
+             for variant in VARIANTS}
     serve(run, matmul_flops, flops, "lightly + timm (torch)")
 
 
