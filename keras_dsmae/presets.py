@@ -17,7 +17,19 @@ _VIT_TINY = {
     "decoder_heads": 4,
     "mlp_ratio": 4.0,
 }
+# MAE's ViT-S/16 and ViT-B/16 encoders with its 512-wide, 8-block decoder.
+_VIT_SMALL = {
+    "encoder_dim": 384,
+    "encoder_depth": 12,
+    "encoder_heads": 6,
+    "decoder_dim": 512,
+    "decoder_depth": 8,
+    "decoder_heads": 16,
+    "mlp_ratio": 4.0,
+}
+_VIT_BASE = {**_VIT_SMALL, "encoder_dim": 768, "encoder_heads": 12}
 _CIFAR = {"image_size": 32, "patch_size": 4, "num_channels": 3}
+_REAL_SIZE = {"image_size": 224, "patch_size": 16, "num_channels": 3}
 _STL10 = {"image_size": 96, "patch_size": 8, "num_channels": 3}
 _DSMAE = {
     "mask_ratio": 0.75,
@@ -39,6 +51,20 @@ PRESETS = {
         "description": "DSD-MAE, ViT-Tiny, 96x96x3 images in 8x8 patches, "
         "4-block 128-wide decoder.",
         "config": {**_STL10, **_VIT_TINY, **_DSMAE},
+    },
+    "dsmae_vit_small_224": {
+        "description": "DSD-MAE, ViT-Small/16 (384 wide, 12 blocks, 6 heads), "
+        "224x224x3 images in 16x16 patches, MAE's 8-block 512-wide decoder. "
+        "Untrained architecture settings: the method settings are the CIFAR "
+        "presets', not tuned at this size.",
+        "config": {**_REAL_SIZE, **_VIT_SMALL, **_DSMAE},
+    },
+    "dsmae_vit_base_224": {
+        "description": "DSD-MAE, ViT-Base/16 (768 wide, 12 blocks, 12 heads), "
+        "224x224x3 images in 16x16 patches, MAE's 8-block 512-wide decoder. "
+        "Untrained architecture settings: the method settings are the CIFAR "
+        "presets', not tuned at this size.",
+        "config": {**_REAL_SIZE, **_VIT_BASE, **_DSMAE},
     },
     "mae_vit_tiny_cifar": {
         "description": "Plain MAE baseline (no noise, no teacher), ViT-Tiny "
@@ -65,6 +91,43 @@ PRESETS = {
         "config": {**_CIFAR, **_VIT_TINY, **_DSMAE, "teacher_view": "layer_average"},
     },
 }
+
+
+# The preset a data set of that image size gets when none is named.
+PRESET_FOR_IMAGE_SIZE = {
+    32: "dsmae_vit_tiny_cifar",
+    96: "dsmae_vit_tiny_stl10",
+    224: "dsmae_vit_small_224",
+}
+
+
+def preset_for_image_size(image_size):
+    """The default preset for `(H, W)` images: the one of `PRESET_FOR_IMAGE_SIZE`
+    made for that size, else the one for the next larger size (smaller
+    than all: the smallest), to be built with `image_size` overridden.
+
+    Returns:
+        `(preset name, overrides)`: `{}` or `{"image_size": (H, W)}`.
+
+    Raises:
+        ValueError: the chosen preset's patch size does not divide `H` and
+            `W` (the message names the allowed sizes).
+    """
+    height, width = image_size
+    if height == width and height in PRESET_FOR_IMAGE_SIZE:
+        return PRESET_FOR_IMAGE_SIZE[height], {}
+    sizes = sorted(PRESET_FOR_IMAGE_SIZE)
+    size = next((s for s in sizes if s >= max(height, width)), sizes[-1])
+    name = PRESET_FOR_IMAGE_SIZE[size]
+    patch = PRESETS[name]["config"]["patch_size"]
+    if height % patch or width % patch:
+        raise ValueError(
+            f"`image_size` {height}x{width} does not split into the {patch}x{patch} "
+            f"patches of {name!r}, the preset for images up to {size} pixels. Allowed: "
+            f"sizes that are multiples of {patch}, or {', '.join(map(str, sizes))} "
+            f"(each has its own preset); or name a preset whose patch size divides it."
+        )
+    return name, {"image_size": (height, width)}
 
 
 def list_presets():

@@ -22,7 +22,7 @@ LAYERS = (
     ("plotting",),
     ("callbacks",),
     ("training",),
-    ("cli",),
+    ("cli", "tuning"),
 )
 RANK = {part: rank for rank, parts in enumerate(LAYERS) for part in parts}
 SUBPACKAGES = sorted(

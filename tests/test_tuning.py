@@ -9,8 +9,8 @@ import pytest
 
 from tests.conftest import TINY
 from tuning.distributed_loopback import run_loopback
-from tuning.hypermodel import DSMAEHyperModel, validate_ranges
-from tuning.search import build_tuner, run_search
+from keras_dsmae.tuning.hypermodel import DSMAEHyperModel, validate_ranges
+from keras_dsmae.tuning.search import build_tuner, run_search
 
 TINY_CIFAR = {**TINY, "image_size": 32, "patch_size": 8}
 QUICK = dict(epochs=1, steps_per_epoch=2, batch_size=8, knn_reference_examples=32,

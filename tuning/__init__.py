@@ -1,2 +1,2 @@
-"""KerasTuner search over DSD-MAE's noise level, mask ratio and loss weight
-(`python tuning/search.py`; see the README)."""
+"""Scripts around the KerasTuner search, which lives in `keras_dsmae.tuning`
+(`python tuning/search.py`, `python tuning/distributed_loopback.py`)."""

@@ -4,6 +4,7 @@ flags (defined once per process), JSON model overrides, and failing with
 
 import json
 import sys
+import warnings
 
 from absl import app, flags
 
@@ -57,6 +58,22 @@ def parse_model_overrides(text):
     if not isinstance(overrides, dict):
         raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r}.")
     return overrides
+
+
+def run_command(command):
+    """`app.run(command)`, with `--help` listing the package's flags (absl's
+    `--help` lists only the flags of the main module, which for an
+    installed command or an example script is a two-line wrapper)."""
+    for module, module_flags in FLAGS.flags_by_module_dict().items():
+        if module.startswith("keras_dsmae"):
+            for flag in module_flags:
+                FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    warnings.formatwarning = _one_line_warning
+    app.run(command)
+
+
+def _one_line_warning(message, category, filename, lineno, line=None):
+    return f"warning: {message}\n"
 
 
 def exit_on_failure(job):

@@ -8,7 +8,7 @@ import keras
 from absl import app, flags
 
 from keras_dsmae import data, evaluation, models  # noqa: F401  (models: registers the layers for loading)
-from keras_dsmae.cli.common import define_data_flags, exit_on_failure
+from keras_dsmae.cli.common import define_data_flags, exit_on_failure, run_command
 
 FLAGS = flags.FLAGS
 
@@ -58,7 +58,7 @@ def linear_probe_main():
     define_common_flags()
     flags.DEFINE_integer("epochs", 90, "Linear-probe epochs (features are computed once).")
     flags.DEFINE_integer("knn_k", 20, "kNN neighbours.")
-    app.run(lambda argv: exit_on_failure(lambda: _linear_probe(argv)))
+    run_command(lambda argv: exit_on_failure(lambda: _linear_probe(argv)))
 
 
 def _finetune(argv):
@@ -92,4 +92,4 @@ def finetune_main():
     flags.DEFINE_float("cutmix", 1.0, "CutMix alpha (0: off).")
     flags.DEFINE_float("label_smoothing", 0.1, "Label smoothing.")
     flags.DEFINE_string("output_dir", "runs/finetune", "Where classifier.keras goes.")
-    app.run(lambda argv: exit_on_failure(lambda: _finetune(argv)))
+    run_command(lambda argv: exit_on_failure(lambda: _finetune(argv)))

@@ -1,16 +1,24 @@
-"""Command line of the pretraining examples (`examples/pretrain_*.py`):
-absl flags → `keras_dsmae.training.run_pretraining`."""
+"""The pretraining command line: `keras-dsmae-pretrain` (installed) and the
+example scripts `examples/pretrain_*.py` (the same flags, with their data
+set as the default): absl flags → `keras_dsmae.training.run_pretraining`.
+
+    keras-dsmae-pretrain --dataset=folder:/data/photos --image_size=96 --epochs=100
+    keras-dsmae-pretrain --dataset=tfds:imagenette/320px --epochs=100
+    keras-dsmae-pretrain --dataset=tfds:imagenet2012 --data_dir=/data/tfds --preset=dsmae_vit_base_224
+"""
 
 import os
 
-from absl import app, flags
+from absl import flags
 
 from keras_dsmae.callbacks import KNNMonitor
+from keras_dsmae.data.dataset_names import FORMS, parse_dataset
 from keras_dsmae.cli.common import (
     define_data_flags,
     define_distribution_flag,
     define_model_flags,
     exit_on_failure,
+    run_command,
     parse_model_overrides,
 )
 from keras_dsmae.training.precision import PRECISIONS
@@ -19,13 +27,24 @@ from keras_dsmae.training.pretrain import run_pretraining
 FLAGS = flags.FLAGS
 
 
-def define_pretraining_flags():
-    """Define the flags once per process (safe to call again)."""
+def define_pretraining_flags(default_dataset=None):
+    """Define the flags once per process (safe to call again); `--dataset`
+    is required when `default_dataset` is None."""
+    if "dataset" not in FLAGS:
+        flags.DEFINE_string("dataset", default_dataset, f"What to pretrain on: {FORMS}.")
+        if default_dataset is None:
+            flags.mark_flag_as_required("dataset")
     define_data_flags()
     define_model_flags()
     define_distribution_flag()
     if "epochs" in FLAGS:
         return
+    flags.DEFINE_integer("image_size", None, "Image side the model takes (crops are resized to it); "
+                         "default: the preset's, else the data's own, else 224 for mixed sizes. "
+                         "Without --preset it picks one: 32, 96 or 224 have their own.")
+    flags.DEFINE_enum("on_error", "skip", ["skip", "raise"],
+                      "Image files that do not decode (folder:): skip them with a warning at "
+                      "the end of each epoch, or stop at the first.")
     flags.DEFINE_integer("epochs", 100, "Total epochs (a resumed run continues up to this).")
     flags.DEFINE_integer("steps_per_epoch", None, "Cap on steps per epoch; default: one pass.")
     flags.DEFINE_float("learning_rate", 1.5e-4, "Base learning rate, scaled by batch_size / 256.")
@@ -45,10 +64,17 @@ def define_pretraining_flags():
                       "settings other than --epochs changed (recorded in run_config.json).")
 
 
-def _run(dataset):
+def _run():
+    dataset = FLAGS.dataset
+    name = parse_dataset(dataset)
     preset = FLAGS.preset
-    output_dir = FLAGS.output_dir or os.path.join("runs", f"{dataset}_{preset or 'default'}")
+    output_dir = FLAGS.output_dir or os.path.join("runs", f"{name.run_name}_{preset or 'default'}")
     extra = []
+    if FLAGS.knn_every and name.kind != "catalog":
+        raise ValueError(
+            f"--knn_every needs a labelled data set the package knows (cifar10, cifar100, "
+            f"stl10); got --dataset={dataset}. Evaluate the encoder afterwards instead."
+        )
     if FLAGS.knn_every:
         extra.append(KNNMonitor.for_dataset(
             dataset, every_n_epochs=FLAGS.knn_every, data_dir=FLAGS.data_dir,
@@ -76,10 +102,18 @@ def _run(dataset):
         extra_callbacks=extra,
         allow_config_change=FLAGS.allow_config_change,
         distribution=FLAGS.distribution,
+        image_size=FLAGS.image_size,
+        on_error=FLAGS.on_error,
     )
 
 
-def pretraining_main(dataset):
-    """Entry point of an example script: parse flags, pretrain on `dataset`."""
-    define_pretraining_flags()
-    app.run(lambda argv: exit_on_failure(lambda: _run(dataset)))
+def pretraining_main(default_dataset=None):
+    """Entry point of an example script (`default_dataset`: its data set)
+    and of `keras-dsmae-pretrain` (None: `--dataset` is required)."""
+    define_pretraining_flags(default_dataset)
+    run_command(lambda argv: exit_on_failure(_run))
+
+
+def main():
+    """`keras-dsmae-pretrain`."""
+    pretraining_main(None)

@@ -1,14 +1,20 @@
 """Input pipelines (tf.data) for pretraining and evaluation.
 
 TFDS data sets: `pretraining_dataset`, `labelled_dataset` ("cifar10",
-"cifar100", "stl10"). Your own images: `from_arrays`, `from_image_folder`.
-All of them feed `model.fit` on every Keras backend.
+"cifar100", "stl10"). Your own images: `from_arrays`, `from_image_folder`
+(streamed, any number of files). Any `--dataset` name of the pretraining
+job (`cifar100`, `tfds:NAME[/CONFIG][:SPLIT]`, `folder:PATH`, `npy:PATH`):
+`open_source`. All of them feed `model.fit` on every Keras backend.
 """
 
 from keras_dsmae.data.arrays import from_arrays
 from keras_dsmae.data.catalog import DATASETS, DatasetSpec, get_spec
+from keras_dsmae.data.dataset_names import DatasetName, parse_dataset
+from keras_dsmae.data.decoded_files import SkippedFiles, UndecodableFile
+from keras_dsmae.data.file_listing import list_image_files
 from keras_dsmae.data.image_folder import from_image_folder
 from keras_dsmae.data.normalization import Normalization
+from keras_dsmae.data.sources import ImageSource, open_source
 from keras_dsmae.data.synthetic import synthetic_images
 from keras_dsmae.data.tfds_source import (
     labelled_dataset,
@@ -19,14 +25,21 @@ from keras_dsmae.data.tfds_source import (
 
 __all__ = [
     "DATASETS",
+    "DatasetName",
     "DatasetSpec",
+    "ImageSource",
     "Normalization",
+    "SkippedFiles",
+    "UndecodableFile",
     "from_arrays",
     "from_image_folder",
     "get_spec",
     "labelled_dataset",
+    "list_image_files",
     "load_tfds_split",
     "normalization_for",
+    "open_source",
+    "parse_dataset",
     "pretraining_dataset",
     "synthetic_images",
 ]

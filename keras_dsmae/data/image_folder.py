@@ -1,54 +1,104 @@
-"""Users' own images in a folder (any size, grayscale or RGB)."""
+"""Users' own images in a folder (any size and number, grayscale or RGB),
+streamed: files are listed, never decoded before training; the training
+pipeline decodes them, skips the undecodable ones (`SkippedFiles`), and
+crops from the original resolution.
+"""
 
-import os
 import warnings
 
 import numpy as np
 import tensorflow as tf
 
-from keras_dsmae.data.normalization import Normalization
-from keras_dsmae.data.pipeline import build_pipeline, match_channels, resize_to
+from keras_dsmae.data.decoded_files import ON_ERROR, SkippedFiles, decoded_images
+from keras_dsmae.data.file_listing import list_image_files
+from keras_dsmae.data.pipeline import build_pipeline
+from keras_dsmae.data.statistics import image_statistics
 from keras_dsmae.utils import validation
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
-ON_ERROR = ("skip", "raise")
+STATISTICS_SAMPLE = 2000  # images whose pixels give the default normalisation
 
 
-def list_image_files(directory):
-    """Image paths under `directory` (sorted) and their labels.
+def shard_of(items, shard):
+    """The `index`-th of `count` interleaved shares of `items` (a list or
+    array); all of them when `shard` is None."""
+    if shard is None:
+        return items
+    count, index = _check_shard(shard)
+    return items[index::count]
 
-    When every image sits in a first-level sub-folder, the sub-folder names
-    are the classes (sorted) and labels are their indices; otherwise
-    labels are None.
-    """
-    if not os.path.isdir(directory):
-        raise ValueError(f"`directory` must be an existing folder; got directory={directory!r}.")
-    paths = []
-    for root, _, files in os.walk(directory):
-        paths += [os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
-    paths.sort()
-    if not paths:
+
+def _check_shard(shard):
+    if (not isinstance(shard, (tuple, list)) or len(shard) != 2
+            or not all(isinstance(v, (int, np.integer)) for v in shard)
+            or not 0 <= shard[1] < shard[0]):
         raise ValueError(
-            f"No image files ({', '.join(IMAGE_EXTENSIONS)}) under directory={directory!r}."
+            f"`shard` must be a (count, index) pair of ints with 0 <= index < count; got "
+            f"shard={shard!r}."
         )
-    parents = [os.path.relpath(os.path.dirname(p), directory) for p in paths]
-    if any(parent == "." for parent in parents):
-        return paths, None, None
-    classes = sorted({parent.split(os.sep)[0] for parent in parents})
-    index = {name: i for i, name in enumerate(classes)}
-    return paths, np.array([index[p.split(os.sep)[0]] for p in parents]), classes
+    return int(shard[0]), int(shard[1])
 
 
-def _decoder(image_size, num_channels):
-    """path → `(*image_size, num_channels)` float32 in [0, 1]."""
+def sample_statistics(paths, num_channels, sample=STATISTICS_SAMPLE, seed=0, on_error="skip"):
+    """Per-channel mean/std of a seeded random sample of at most `sample`
+    image files (each image weighs the same, whatever its size).
 
-    def decode(path):
-        # channels=3 turns grayscale into RGB and drops alpha, for every format.
-        image = tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
-        image = tf.ensure_shape(tf.image.convert_image_dtype(image, tf.float32), (None, None, 3))
-        return resize_to(match_channels(image, num_channels), image_size)
+    Undecodable files in the sample are left out with one warning (or raise
+    under `on_error="raise"`); a sample without one readable image is a
+    `ValueError`.
 
-    return decode
+    Returns:
+        a `Normalization`.
+    """
+    validation.check_int("sample", sample, minimum=1)
+    chosen = sorted(np.random.default_rng(seed).permutation(len(paths))[:sample])
+    chosen_paths = [paths[i] for i in chosen]
+    skipped = SkippedFiles(on_error)
+    source = tf.data.Dataset.from_tensor_slices((chosen_paths, np.zeros(len(chosen), np.int64)))
+    try:
+        normalization = image_statistics(
+            decoded_images(source, skipped, deterministic=False), num_channels,
+            f"none of the {len(chosen_paths)} sampled files decodes, e.g. {', '.join(chosen_paths[:3])}",
+        )
+    except Exception:
+        if skipped.failure is not None:  # on_error="raise", wrapped by tf.data
+            raise skipped.failure from None
+        raise
+    bad = skipped.take_new()
+    if bad:
+        warnings.warn(f"Normalisation sample: {skipped.describe(bad)}.", stacklevel=2)
+    return normalization
+
+
+def folder_pipeline(paths, labels, *, image_size, num_channels, normalization, batch_size,
+                    training, with_labels, skipped, crop_scale=(0.2, 1.0), seed=None, cache=False):
+    """The batches of `from_image_folder` from an already listed folder.
+
+    Training shuffles the file names (all of them, every epoch) before
+    decoding, so no buffer of decoded images is needed; with `cache=True`
+    the decoded originals are kept in memory instead and shuffled there.
+
+    Args:
+        paths: N file paths.
+        labels: `(N,)` int labels or None.
+        skipped: the `SkippedFiles` that records (or raises on) bad files.
+        other arguments: see `from_image_folder`.
+    """
+    labels = labels if labels is not None else np.zeros(len(paths), np.int64)
+    source = tf.data.Dataset.from_tensor_slices((list(paths), labels))
+    shuffle_names = training and not cache
+    if shuffle_names:
+        source = source.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    decoded = decoded_images(source, skipped)
+    dataset = build_pipeline(
+        decoded, image_size=image_size, num_channels=num_channels, normalization=normalization,
+        batch_size=batch_size, training=training, with_labels=with_labels, crop_scale=crop_scale,
+        seed=seed, cache=bool(cache), num_examples=len(paths),
+        shuffle_buffer=0 if shuffle_names else 10_000,
+    )
+    # Skipped files make a pass shorter than the listing says; DSMAE.fit
+    # repeats the data and counts epochs in batches of the listing.
+    dataset.batches_per_epoch = len(paths) // batch_size if training else None
+    return dataset
 
 
 def from_image_folder(
@@ -59,18 +109,23 @@ def from_image_folder(
     batch_size=256,
     on_error="skip",
     normalization=None,
+    statistics_sample=STATISTICS_SAMPLE,
     training=True,
     crop_scale=(0.2, 1.0),
     seed=None,
-    cache="auto",
+    cache=False,
+    shard=None,
 ):
-    """A `tf.data.Dataset` from the images in a folder.
+    """A streaming `tf.data.Dataset` of the images in a folder.
 
-    Every file is decoded once up front, so an undecodable file never stops
-    training mid-epoch: with `on_error="skip"` such files are left out with
-    one warning that counts them; with `on_error="raise"` a `ValueError`
-    lists them. Images of any size, grayscale, RGB or RGBA, are converted
-    to `image_size` and `num_channels`.
+    Nothing is decoded up front: files are listed (in parallel), and the
+    pipeline decodes them as it goes. A file that does not decode is left
+    out and recorded in `dataset.skipped_files` (`on_error="skip"`; the
+    pretraining job, or `callbacks.SkippedFilesReport`, warns about them at
+    the end of each epoch), or stops iteration with an `UndecodableFile`
+    naming it (`on_error="raise"`). Images of any size, grayscale, RGB or
+    RGBA, become `image_size` and `num_channels`: training takes a random
+    resized crop of the original, evaluation resizes the whole image.
 
     Args:
         directory: folder of images; first-level sub-folders, if every image
@@ -79,64 +134,43 @@ def from_image_folder(
         num_channels: 1 or 3.
         batch_size: images per batch.
         on_error: "skip" or "raise".
-        normalization: a `Normalization`; default: computed from the images.
-        training, crop_scale, seed, cache: see `build_pipeline`.
+        normalization: a `Normalization`; default: the per-channel
+            statistics of a random sample of `statistics_sample` files.
+        statistics_sample: files decoded for the default normalisation.
+        training: shuffle (file names, every epoch) + random resized crop +
+            flip + drop the last partial batch; otherwise the files' sorted
+            order, resize only, all images.
+        crop_scale: area range of the random resized crop.
+        seed: reproducible order, crops and normalisation sample.
+        cache: keep the decoded originals in memory (small folders only).
+        shard: `(count, index)`: use only every `count`-th file from
+            `index` (one share per process of a multi-host run).
 
     Returns:
-        `tf.data.Dataset` with attributes `file_paths` (the images used),
-        `skipped_files`, `class_names` (or None) and `normalization`.
+        `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images, or of
+        `(images, (B,) labels)`, with attributes `file_paths` (the files
+        of this shard), `batches_per_epoch` (training: files // batch size,
+        which `DSMAE.fit` takes as its epoch), `skipped_files` (a `SkippedFiles`), `class_names`
+        (or None) and `normalization`.
     """
     image_size = validation.check_image_size("image_size", image_size)
     validation.check_choice("num_channels", num_channels, (1, 3))
     validation.check_choice("on_error", on_error, ON_ERROR)
+    validation.check_choice("cache", cache, (True, False))
     paths, labels, classes = list_image_files(directory)
-    decode = _decoder(image_size, num_channels)
-
-    scan = tf.data.Dataset.from_tensor_slices((paths, np.arange(len(paths))))
-    def channel_moments(path, index):
-        image = decode(path)
-        return index, tf.reduce_mean(image, axis=(0, 1)), tf.reduce_mean(tf.square(image), axis=(0, 1))
-
-    scan = scan.map(channel_moments, num_parallel_calls=tf.data.AUTOTUNE).ignore_errors()
-    good, means, squares = [], [], []
-    for index, mean, square in scan.as_numpy_iterator():
-        good.append(index)
-        means.append(mean)
-        squares.append(square)
-    bad = sorted(set(range(len(paths))) - set(good))
-    if bad:
-        names = [paths[i] for i in bad]
-        shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
-        if on_error == "raise":
-            raise ValueError(
-                f"{len(bad)} of {len(paths)} files under {directory!r} could not "
-                f"be decoded as images: {shown}. Remove them or pass "
-                f"on_error='skip'."
-            )
-        warnings.warn(
-            f"Skipped {len(bad)} of {len(paths)} files under {directory!r} that "
-            f"could not be decoded as images: {shown}",
-            stacklevel=2,
-        )
-    if not good:
-        raise ValueError(f"None of the {len(paths)} files under {directory!r} is a readable image.")
-    good = sorted(good)
+    paths = shard_of(paths, shard)
+    labels = shard_of(labels, shard) if labels is not None else None
     if normalization is None:
-        mean = np.mean(means, axis=0)
-        std = np.sqrt(np.maximum(np.mean(squares, axis=0) - mean**2, 1e-6))
-        normalization = Normalization(tuple(map(float, mean)), tuple(map(float, std)))
-    good_paths = [paths[i] for i in good]
-    good_labels = labels[good] if labels is not None else np.zeros(len(good), np.int64)
-    source = tf.data.Dataset.from_tensor_slices((good_paths, good_labels)).map(
-        lambda path, label: (decode(path), label), num_parallel_calls=tf.data.AUTOTUNE
+        normalization = sample_statistics(paths, num_channels, statistics_sample,
+                                          seed=seed or 0, on_error=on_error)
+    skipped = SkippedFiles(on_error)
+    dataset = folder_pipeline(
+        paths, labels, image_size=image_size, num_channels=num_channels,
+        normalization=normalization, batch_size=batch_size, training=training,
+        with_labels=labels is not None, skipped=skipped, crop_scale=crop_scale, seed=seed, cache=cache,
     )
-    dataset = build_pipeline(
-        source, image_size=image_size, num_channels=num_channels, normalization=normalization,
-        batch_size=batch_size, training=training, with_labels=labels is not None,
-        crop_scale=crop_scale, seed=seed, cache=cache, num_examples=len(good),
-    )
-    dataset.file_paths = good_paths
-    dataset.skipped_files = [paths[i] for i in bad]
+    dataset.file_paths = paths
+    dataset.skipped_files = skipped
     dataset.class_names = classes
     dataset.normalization = normalization
     return dataset

@@ -52,6 +52,15 @@ def resize_to(image, image_size):
     )
 
 
+def shuffle_buffer_for(image_size, num_channels=3, budget_bytes=1024**3, most=10_000, least=1_000):
+    """Shuffle-buffer length for decoded uint8 images of `image_size` (None:
+    unknown, taken as 500x375) that fits `budget_bytes`, within
+    [`least`, `most`]."""
+    height, width = image_size if image_size is not None else (375, 500)
+    fits = budget_bytes // max(height * width * num_channels, 1)
+    return int(min(most, max(least, fits)))
+
+
 def should_cache(cache, num_examples, image_size, num_channels):
     """`cache` is True, False or "auto" (cache when the uint8 images take
     less than 2 GiB)."""
@@ -93,7 +102,8 @@ def build_pipeline(
         crop_scale: area range of the random resized crop.
         seed: makes the order and every augmentation reproducible.
         cache: True, False or "auto" (decoded uint8 images in memory).
-        shuffle_buffer: elements in the shuffle buffer.
+        shuffle_buffer: decoded images in the shuffle buffer when
+            training; 0 when `source` is already shuffled (e.g. file names).
         num_examples: size of the source, if known (for "auto" caching).
 
     Returns:
@@ -113,6 +123,8 @@ def build_pipeline(
         )
 
     def standardize(image, label):
+        if image.dtype == tf.uint8 and training:  # crops come from the original
+            return match_channels(image, num_channels), label
         image = match_channels(to_unit_float(image), num_channels)
         if not training:
             image = resize_to(image, image_size)
@@ -122,7 +134,8 @@ def build_pipeline(
     if should_cache(cache, num_examples, image_size, num_channels):
         dataset = dataset.cache()
     if training:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        if shuffle_buffer:
+            dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds))
 

@@ -6,8 +6,10 @@ from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.data.pipeline import build_pipeline
 
 
-def load_tfds_split(name, split, data_dir=None):
-    """`tf.data.Dataset` of `(uint8 image, label)` from TFDS.
+def load_tfds_split(name, split, data_dir=None, *, as_supervised=True, **load_kwargs):
+    """`tf.data.Dataset` of `(uint8 image, label)` from TFDS (of feature
+    dicts when `as_supervised=False`); `load_kwargs` go to `tfds.load`
+    (e.g. `shuffle_files`, `read_config`).
 
     Downloads the data set on first use unless `data_dir` already holds it.
     Raises `RuntimeError` that says what failed: a broken install (a module
@@ -25,9 +27,8 @@ def load_tfds_split(name, split, data_dir=None):
                 f"--data_dir).",
                 flush=True,
             )
-        return tfds.load(
-            name, split=split, data_dir=data_dir, as_supervised=True, shuffle_files=False
-        )
+        load_kwargs.setdefault("shuffle_files", False)
+        return tfds.load(name, split=split, data_dir=data_dir, as_supervised=as_supervised, **load_kwargs)
     except ImportError as error:  # ModuleNotFoundError too: an install problem
         module = getattr(error, "name", None) or str(error)
         raise RuntimeError(
@@ -48,11 +49,29 @@ def load_tfds_split(name, split, data_dir=None):
         ) from error
 
 
-def _source(spec, split, data_dir, use_synthetic_data, synthetic_examples, seed):
+def read_config(seed=None, shard=None):
+    """`tfds.ReadConfig` with a file-shuffle seed, and, for `shard=(count,
+    index)`, this process's share of the data set's files (TFDS shards
+    before decoding)."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    context = None
+    if shard is not None:
+        count, index = shard
+        context = tf.distribute.InputContext(num_input_pipelines=count, input_pipeline_id=index)
+    return tfds.ReadConfig(shuffle_seed=seed, input_context=context)
+
+
+def _source(spec, split, data_dir, use_synthetic_data, synthetic_examples, seed, shard=None):
     if use_synthetic_data:
-        return synthetic.synthetic_source(spec, synthetic_examples, seed=seed), synthetic_examples
-    source = load_tfds_split(spec.name, split, data_dir)
-    return source, None
+        source = synthetic.synthetic_source(spec, synthetic_examples, seed=seed)
+        if shard is None:
+            return source, synthetic_examples
+        count, index = shard
+        return source.shard(count, index), len(range(index, synthetic_examples, count))
+    kwargs = {"read_config": read_config(seed, shard)} if shard is not None else {}
+    return load_tfds_split(spec.name, split, data_dir, **kwargs), None
 
 
 def pretraining_dataset(
@@ -65,6 +84,9 @@ def pretraining_dataset(
     cache="auto",
     use_synthetic_data=False,
     synthetic_examples=1024,
+    image_size=None,
+    num_channels=None,
+    shard=None,
 ):
     """Shuffled, augmented, normalised image batches for pretraining.
 
@@ -78,16 +100,21 @@ def pretraining_dataset(
         cache: True, False or "auto".
         use_synthetic_data: generated images of the same size and format.
         synthetic_examples: how many generated images.
+        image_size: `(H, W)` crops to produce; default: the data set's size.
+        num_channels: 1 or 3; default: the data set's.
+        shard: `(count, index)`: this process's share of the files (one
+            share per process of a multi-host run).
 
     Returns:
         `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images.
     """
     spec = get_spec(dataset)
+    known = spec.num_pretrain_examples // (shard[0] if shard else 1)
     return _pipeline(
         spec, spec.pretrain_split, batch_size, training=True, with_labels=False,
         data_dir=data_dir, crop_scale=crop_scale, seed=seed, cache=cache,
         use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
-        known_examples=spec.num_pretrain_examples,
+        known_examples=known, image_size=image_size, num_channels=num_channels, shard=shard,
     )
 
 
@@ -103,6 +130,8 @@ def labelled_dataset(
     seed=None,
     training=False,
     crop_scale=(0.2, 1.0),
+    image_size=None,
+    num_channels=None,
 ):
     """`(images, labels)` batches: un-augmented in a fixed order for
     evaluation (kNN, linear probe, test sets), or with `training=True`
@@ -114,25 +143,29 @@ def labelled_dataset(
         split: any TFDS split expression, e.g. "train", "test", "train[:10%]".
         training: shuffle + augment (see above).
         crop_scale: crop area range when `training`.
+        image_size, num_channels: what to produce; default: the data set's.
     """
     return _pipeline(
         get_spec(dataset), split, batch_size, training=training, with_labels=True,
         data_dir=data_dir, crop_scale=crop_scale, seed=seed, cache=cache,
         use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
+        image_size=image_size, num_channels=num_channels,
     )
 
 
 def _pipeline(spec, split, batch_size, *, training, with_labels, data_dir, crop_scale, seed,
-              cache, use_synthetic_data, synthetic_examples, known_examples=None):
+              cache, use_synthetic_data, synthetic_examples, known_examples=None,
+              image_size=None, num_channels=None, shard=None):
     """`build_pipeline` on `split` of the data set `spec` (TFDS or generated);
     `known_examples` stands for the split's size (for caching and the batch
     size check) when TFDS does not say it."""
-    source, count = _source(spec, split, data_dir, use_synthetic_data, synthetic_examples, seed)
+    source, count = _source(spec, split, data_dir, use_synthetic_data, synthetic_examples, seed, shard)
+    num_channels = num_channels or spec.num_channels
     return build_pipeline(
         source,
-        image_size=spec.image_size,
-        num_channels=spec.num_channels,
-        normalization=normalization_for(spec.name),
+        image_size=image_size or spec.image_size,
+        num_channels=num_channels,
+        normalization=normalization_for(spec.name, num_channels),
         batch_size=batch_size,
         training=training,
         with_labels=with_labels,
@@ -143,7 +176,12 @@ def _pipeline(spec, split, batch_size, *, training, with_labels, data_dir, crop_
     )
 
 
-def normalization_for(dataset):
-    """The `Normalization` (mean/std) of a supported data set."""
+def normalization_for(dataset, num_channels=None):
+    """The `Normalization` (mean/std) of a supported data set, for its own
+    channels or `num_channels` (1: the channel averages, for grayscale)."""
     spec = get_spec(dataset)
-    return Normalization(spec.mean, spec.std)
+    if num_channels in (None, spec.num_channels):
+        return Normalization(spec.mean, spec.std)
+    if num_channels == 1:
+        return Normalization((sum(spec.mean) / len(spec.mean),), (sum(spec.std) / len(spec.std),))
+    return Normalization((spec.mean[0],) * num_channels, (spec.std[0],) * num_channels)

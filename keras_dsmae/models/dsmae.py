@@ -211,9 +211,11 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             validation_split=0.0, validation_data=None, shuffle=None, **kwargs):
         """`keras.Model.fit` with the inputs checked first (see
         `models.fit_inputs`: uint8, raw 0–255 or empty images raise a
-        `ValueError`; labels are dropped), and the callbacks run in the order
+        `ValueError`; labels are dropped; a streaming folder's epoch length
+        is taken from `x.batches_per_epoch`), and the callbacks run in the order
         their epoch-end work needs (see `keras_dsmae.utils.callback_order`)."""
         del y  # self-supervised
+        x, kwargs = fit_inputs.with_epoch_length(x, kwargs)
         x, shuffle = fit_inputs.prepare(x, shuffle)
         callbacks = order_callbacks(callbacks)
         fit_inputs.warn_without_teacher_schedule(self, callbacks)

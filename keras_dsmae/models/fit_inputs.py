@@ -52,6 +52,21 @@ def _check_dataset(dataset):
     return dataset
 
 
+def with_epoch_length(x, fit_kwargs):
+    """A streaming dataset that knows its epoch only approximately (files
+    that do not decode are left out on the way, e.g. `from_image_folder`)
+    carries `batches_per_epoch`; `fit` gets it as `steps_per_epoch` and the
+    dataset repeated, so that a shorter pass never ends training early.
+
+    Returns:
+        `(x, fit_kwargs)`, changed only in that case.
+    """
+    hint = getattr(x, "batches_per_epoch", None)
+    if not hint or fit_kwargs.get("steps_per_epoch") or int(x.cardinality()) >= 0:
+        return x, fit_kwargs
+    return x.repeat(), {**fit_kwargs, "steps_per_epoch": hint}
+
+
 def prepare(x, shuffle):
     """Check what `fit` is given and drop labels.
 

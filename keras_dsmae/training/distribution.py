@@ -54,6 +54,8 @@ class Distribution:
             variables there; JAX shards each batch inside it).
         strategy: the `tf.distribute.Strategy` on TensorFlow (for
             KerasTuner's `distribution_strategy`), else None.
+        num_processes, process_index: the processes (hosts) that train
+            together, and this one's place among them.
     """
 
     name: str
@@ -62,6 +64,22 @@ class Distribution:
     scope: callable
     fit_scope: callable = contextlib.nullcontext
     strategy: object = None
+    num_processes: int = 1
+    process_index: int = 0
+
+    def input_shard(self, batch_size):
+        """`(shard, per-process batch)` for this process's input pipeline:
+        with several processes each reads its own `(num_processes, index)`
+        share of the data (split before decoding) in batches of
+        `batch_size / num_processes`; else `(None, batch_size)`."""
+        if self.num_processes == 1:
+            return None, batch_size
+        if batch_size % self.num_processes:
+            raise ValueError(
+                f"`batch_size` is the global batch and must split evenly over the "
+                f"{self.num_processes} processes; got batch_size={batch_size}."
+            )
+        return (self.num_processes, self.process_index), batch_size // self.num_processes
 
 
 def _tf_config_workers():
@@ -113,9 +131,13 @@ def _jax_data_parallel():
         keras.distribution.initialize()
         _processes_joined.append(True)
     devices = keras.distribution.list_devices()
-    data_parallel = keras.distribution.DataParallel(devices=devices)
+    # Several processes read their own share of the files (`input_shard`)
+    # instead of each decoding every batch and keeping one part of it.
+    data_parallel = keras.distribution.DataParallel(
+        devices=devices, auto_shard_dataset=jax.process_count() == 1)
     return Distribution("data_parallel", len(devices), jax.process_index() == 0,
-                        data_parallel.scope, data_parallel.scope)
+                        data_parallel.scope, data_parallel.scope,
+                        num_processes=jax.process_count(), process_index=jax.process_index())
 
 
 def resolve_distribution(name="auto", batch_size=None):

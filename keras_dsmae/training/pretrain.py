@@ -2,17 +2,18 @@
 optimizer, callbacks, resume, and the files a run writes."""
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import time
 
 import keras
-import numpy as np
 
-from keras_dsmae import data
+from keras_dsmae import data, presets
 from keras_dsmae.callbacks.history_csv import HistoryCSV
 from keras_dsmae.callbacks.reconstruction_grid import ReconstructionGrid
 from keras_dsmae.callbacks.run_checkpoint import RunCheckpoint, TrainingDiverged
+from keras_dsmae.callbacks.skipped_files_report import SkippedFilesReport
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.models import DSMAE
@@ -30,6 +31,7 @@ from keras_dsmae.utils import validation
 from keras_dsmae.utils.finite import non_finite_variables
 
 CHECKPOINT_DIR = "checkpoints"
+DEFAULT_IMAGE_SIZE = 224  # for data whose images have mixed sizes
 
 
 def run_pretraining(
@@ -56,6 +58,9 @@ def run_pretraining(
     extra_callbacks=(),
     allow_config_change=False,
     distribution="auto",
+    image_size=None,
+    normalization=None,
+    on_error="skip",
     verbose="auto",
 ):
     """Pretrain a DSMAE on `dataset` and write the run into `output_dir`.
@@ -68,10 +73,13 @@ def run_pretraining(
     checkpoint and encoder, and raises `TrainingDiverged`.
 
     Args:
-        dataset: "cifar10", "cifar100" or "stl10".
+        dataset: "cifar10", "cifar100", "stl10", any TFDS image data set as
+            "tfds:NAME[/CONFIG][:SPLIT]", a folder of images as
+            "folder:PATH", or a numpy file as "npy:PATH" (see
+            `keras_dsmae.data.dataset_names`).
         output_dir: where the run's files go (see README: "What a run writes").
-        preset: DSMAE preset; default: the data set's (`dsmae_vit_tiny_cifar`
-            or `dsmae_vit_tiny_stl10`).
+        preset: DSMAE preset; default: the one for `image_size`
+            (`keras_dsmae.presets.PRESET_FOR_IMAGE_SIZE`).
         epochs: total epochs of the run (not additional ones).
         steps_per_epoch: cap on steps per epoch; default: one pass.
         batch_size: images per step.
@@ -95,12 +103,24 @@ def run_pretraining(
         distribution: `"auto"`, `"none"`, `"mirrored"` (TensorFlow) or
             `"data_parallel"` (JAX); see `keras_dsmae.training.distribution`.
             `batch_size` is the global batch, split over the devices.
+        image_size: `(H, W)` or int the model takes and the data is cropped
+            and resized to; default: the preset's, else the data's own size
+            (224 for data of mixed sizes).
+        normalization: a `keras_dsmae.data.Normalization`; default: the
+            catalog's statistics, or those of a bounded sample of the data
+            (a resumed run reuses the ones in its run_config.json).
+        on_error: "skip" (warn at the end of each epoch, naming a few) or
+            "raise" for image files that do not decode (folders).
         verbose: passed to `fit`.
 
     Returns:
         `(model, history)`: the trained `DSMAE` and the `keras.callbacks.History`.
     """
-    spec = data.get_spec(dataset)
+    validation.check_choice("on_error", on_error, ("skip", "raise"))
+    source = data.open_source(dataset, data_dir=data_dir, use_synthetic_data=use_synthetic_data,
+                              synthetic_examples=synthetic_examples, on_error=on_error)
+    if image_size is not None:
+        image_size = validation.check_image_size("image_size", image_size)
     validation.check_int("epochs", epochs, minimum=1)
     validation.check_int("batch_size", batch_size, minimum=1)
     if steps_per_epoch is not None:
@@ -112,13 +132,14 @@ def run_pretraining(
     validation.check_int("reconstruction_every", reconstruction_every, minimum=1)
     # First: several JAX processes must join before anything touches a device.
     distributed = resolve_distribution(distribution, batch_size)
-    policy = resolve_precision(mixed_precision, (read_run_config(output_dir) or {}).get("dtype_policy"))
-    preset = preset or spec.default_preset
-    overrides = {
+    saved = read_run_config(output_dir) or {}
+    policy = resolve_precision(mixed_precision, saved.get("dtype_policy"))
+    preset, overrides = _choose_preset(preset, image_size, source)
+    overrides.update({
         key: value
         for key, value in dict(mask_ratio=mask_ratio, noise_std=noise_std, loss_weight=loss_weight).items()
         if value is not None
-    }
+    })
     overrides.update(model_overrides or {})
     os.makedirs(output_dir, exist_ok=True)
 
@@ -130,14 +151,20 @@ def run_pretraining(
             model = DSMAE.from_preset(preset, seed=seed, **overrides)
         finally:
             keras.config.set_dtype_policy(previous_policy)
-        _check_model_matches_data(model, spec, preset)
-
-        train = data.pretraining_dataset(
-            dataset, batch_size, data_dir=data_dir, seed=seed,
-            use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
-        )
-        examples = synthetic_examples if use_synthetic_data else spec.num_pretrain_examples
-        steps = batches_per_epoch(train, steps_per_epoch, fallback=max(examples // batch_size, 1))
+        image_size = model.encoder.image_size
+        _check_model_matches_data(image_size, source, preset, "image_size" in overrides)
+        num_channels = model.encoder.num_channels
+        normalization = _normalization(normalization, saved, source, num_channels, seed)
+        shard, local_batch = distributed.input_shard(batch_size)
+        train = source.training_batches(local_batch, image_size=image_size, num_channels=num_channels,
+                                        normalization=normalization, seed=seed, shard=shard)
+        fallback = max(source.num_examples // batch_size, 1) if source.num_examples else None
+        steps = batches_per_epoch(train, steps_per_epoch, fallback=fallback)
+        if steps is None:
+            raise ValueError(
+                f"The number of images in {dataset!r} is not known before reading it, so "
+                f"one epoch has no length: pass steps_per_epoch (--steps_per_epoch)."
+            )
         total_steps = epochs * steps
         model.compile(
             optimizer=pretraining_optimizer(
@@ -160,12 +187,14 @@ def run_pretraining(
             dtype_policy=policy, seed=seed, backend=keras.backend.backend(),
             distribution=distributed.name, num_devices=distributed.num_devices,
             use_synthetic_data=use_synthetic_data, model_signature=model_signature(model),
+            image_size=list(image_size), normalization=dataclasses.asdict(normalization),
         )
         if checkpoint.checkpoints():
             settings = settings_for_continuation(output_dir, settings, allow_config_change)
         write_run_config(files_dir, settings)
         history_path = os.path.join(files_dir, "history.csv")
-        display = _display_images(dataset, data_dir, use_synthetic_data, seed)
+        display = source.display_images(8, image_size=image_size, num_channels=num_channels,
+                                        normalization=normalization, seed=seed)
         callbacks = [
             TeacherEMA(),
             HistoryCSV(history_path),
@@ -173,9 +202,11 @@ def run_pretraining(
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.TensorBoard(os.path.join(files_dir, "tensorboard"), write_graph=False),
             ReconstructionGrid(display, os.path.join(files_dir, "reconstructions"),
-                               data.normalization_for(dataset), reconstruction_every),
+                               normalization, reconstruction_every),
             *extra_callbacks,
         ]
+        if source.skipped_files is not None:
+            callbacks.insert(1, SkippedFilesReport(source.skipped_files))
         print(
             f"keras_dsmae pretraining: {dataset} with {preset} {overrides or ''} on "
             f"{keras.backend.backend()} ({policy}, distribution {distributed.name} over "
@@ -186,7 +217,7 @@ def run_pretraining(
         if model.teacher is None:  # plain MAE: nothing to schedule
             callbacks = [c for c in callbacks if not isinstance(c, TeacherEMA)]
         start = time.time()
-        with distributed.fit_scope():
+        with distributed.fit_scope(), _undecodable_files_named(source):
             history = model.fit(train.repeat(), epochs=epochs, steps_per_epoch=steps,
                                 callbacks=callbacks, verbose=verbose)
         _raise_if_diverged(checkpoint, output_dir)
@@ -234,23 +265,59 @@ def export_encoder(encoder, path):
     os.replace(partial, path)
 
 
-def _check_model_matches_data(model, spec, preset):
-    expected = (*spec.image_size, spec.num_channels)
-    actual = (*model.encoder.image_size, model.encoder.num_channels)
-    if expected != actual:
-        raise ValueError(
-            f"`preset` {preset!r} takes {'×'.join(map(str, actual))} images but "
-            f"{spec.name} has {'×'.join(map(str, expected))}; use "
-            f"preset={spec.default_preset!r} or a preset of that size."
-        )
+def _choose_preset(preset, image_size, source):
+    """`(preset, overrides)`: the named preset, with `image_size` overriding
+    its own when given; else the preset for `image_size`, the data's own
+    size, or 224 pixels for data of mixed sizes."""
+    if preset is None:
+        size = image_size or source.native_image_size or (DEFAULT_IMAGE_SIZE, DEFAULT_IMAGE_SIZE)
+        return presets.preset_for_image_size(size)
+    config = presets.preset_config(preset)
+    if image_size is not None and image_size != validation.check_image_size("image_size", config["image_size"]):
+        return preset, {"image_size": image_size}
+    return preset, {}
 
 
-def _display_images(dataset, data_dir, use_synthetic_data, seed, count=8):
-    """`count` fixed, un-augmented test images for reconstruction grids."""
-    spec = data.get_spec(dataset)
-    source = data.labelled_dataset(
-        dataset, spec.test_split, batch_size=count, data_dir=data_dir,
-        use_synthetic_data=use_synthetic_data, synthetic_examples=count, seed=seed + 1,
+def _check_model_matches_data(image_size, source, preset, size_chosen):
+    """A named preset of another size than data of one fixed size is refused
+    unless the size was chosen on purpose (`image_size` or an override)."""
+    native = source.native_image_size
+    if size_chosen or native is None or tuple(native) == tuple(image_size):
+        return
+    shown = lambda size: "×".join(map(str, size))  # noqa: E731
+    raise ValueError(
+        f"`preset` {preset!r} takes {shown(image_size)}×3 images but {source.dataset.text} has "
+        f"{shown(native)}×3; pass image_size={shown(image_size).replace('×', 'x')} "
+        f"(--image_size) to crop and resize the data to the preset's size, or a preset "
+        f"of the data's size ({presets.preset_for_image_size(native)[0]!r})."
     )
-    images, _ = next(iter(source))
-    return np.asarray(images)
+
+
+def _normalization(given, saved, source, num_channels, seed):
+    """The given normalisation, else a resumed run's own, else the source's
+    default (for files: from a bounded sample)."""
+    if given is not None:
+        if not isinstance(given, data.Normalization):
+            raise ValueError(
+                f"`normalization` must be a keras_dsmae.data.Normalization(mean, std); got "
+                f"normalization={given!r}."
+            )
+        return given
+    recorded = saved.get("normalization")
+    if recorded and len(recorded.get("mean", ())) == num_channels:
+        return data.Normalization(tuple(recorded["mean"]), tuple(recorded["std"]))
+    return source.default_normalization(num_channels, seed)
+
+
+@contextlib.contextmanager
+def _undecodable_files_named(source):
+    """Re-raise a failure of the data iterator caused by an undecodable file
+    (`on_error="raise"`) as the `UndecodableFile` that names it (backends
+    wrap exceptions raised inside tf.data)."""
+    try:
+        yield
+    except Exception:
+        failure = getattr(source.skipped_files, "failure", None)
+        if failure is not None:
+            raise failure from None
+        raise

@@ -156,7 +156,7 @@ def job():
 
 
 def tuning():
-    from tuning.search import run_search
+    from keras_dsmae.tuning.search import run_search
 
     search = run_search(
         "cifar10", max_trials=1, epochs=1, steps_per_epoch=2, batch_size=8,

@@ -3,7 +3,7 @@
 import os
 
 from keras_dsmae.utils.pyplot import pyplot
-from tuning.hypermodel import DEFAULT_RANGES, OBJECTIVE
+from keras_dsmae.tuning.hypermodel import DEFAULT_RANGES, OBJECTIVE
 
 
 def trial_rows(tuner):

@@ -1,0 +1,211 @@
+"""Pretraining on any source: `--dataset` names, streaming folders (no
+decode up front, skipped files counted per epoch, crops from the original,
+bounded statistics sample, shards), numpy files, TFDS names through
+`tfds.testing.mock_data`, the real-size presets, and the installed
+`keras-dsmae-pretrain` command on a folder of mixed files."""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+import keras_dsmae
+from keras_dsmae import data, presets
+from keras_dsmae.training.pretrain import run_pretraining
+from tests.conftest import tiny_model
+from tests.test_data import write_image_folder
+
+TINY = {"encoder_dim": 16, "encoder_depth": 1, "encoder_heads": 2,
+        "decoder_dim": 16, "decoder_depth": 1, "decoder_heads": 2}
+RUN_FILES = {"encoder.keras", "history.csv", "curves.png", "reconstructions", "tensorboard",
+             "run_config.json", "checkpoints"}
+
+
+@pytest.mark.parametrize("text, kind, name, split", [
+    ("cifar100", "catalog", "cifar100", None),
+    ("tfds:imagenette/320px", "tfds", "imagenette/320px", "train"),
+    ("tfds:imagenet2012:validation[:10%]", "tfds", "imagenet2012", "validation[:10%]"),
+])
+def test_dataset_names_parse(text, kind, name, split):
+    parsed = data.parse_dataset(text)
+    assert (parsed.kind, parsed.name, parsed.split) == (kind, name, split)
+    assert "/" not in parsed.run_name
+
+
+@pytest.mark.parametrize("text, message", [
+    ("cifar11", r"dataset.*cifar10 \| cifar100.*folder:PATH.*got dataset='cifar11'"),
+    ("tfds:", r"dataset.*got dataset='tfds:'"),
+    ("tfds:Not A Name", r"not a TFDS name"),
+    ("folder:/no/such/folder", r"not an existing folder"),
+    ("npy:/no/such/file.npy", r"not an existing file"),
+    ("", r"dataset.*must be one of"),
+])
+def test_bad_dataset_names_are_refused_with_the_allowed_forms(text, message):
+    with pytest.raises(ValueError, match=message):
+        data.parse_dataset(text)
+
+
+def test_folder_listing_labels_first_level_folders_and_takes_top_level_files(tmp_path):
+    write_image_folder(tmp_path)
+    paths, labels, classes = data.list_image_files(tmp_path)
+    assert classes == ["cats", "dogs"] and len(paths) == 6 and paths == sorted(paths)
+    np.testing.assert_array_equal(labels, [0, 0, 0, 1, 1, 1])
+    tf.io.write_file(str(tmp_path / "loose.png"), tf.io.encode_png(np.zeros((4, 4, 3), np.uint8)))
+    paths, labels, classes = data.list_image_files(tmp_path)
+    assert len(paths) == 7 and labels is None and classes is None
+
+
+def test_a_folder_pipeline_decodes_nothing_before_training(tmp_path):
+    for index in range(5):  # every file is corrupt: any decode up front would notice
+        (tmp_path / f"{index}.jpg").write_bytes(b"not a jpeg")
+    given = data.Normalization((0.5,) * 3, (0.25,) * 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        dataset = data.from_image_folder(tmp_path, image_size=8, batch_size=1, normalization=given)
+    assert dataset.skipped_files.total == 0
+    assert list(dataset) == [] and dataset.skipped_files.total == 5
+
+
+def test_normalisation_comes_from_a_bounded_sample(tmp_path):
+    for index in range(4):
+        tf.io.write_file(str(tmp_path / f"good{index}.png"),
+                         tf.io.encode_png(np.full((6, 6, 3), 200, np.uint8)))
+    for index in range(40):
+        (tmp_path / f"bad{index:02d}.png").write_bytes(b"broken")
+    with pytest.warns(UserWarning, match=r"Normalisation sample: ([1-4]) undecodable") as caught:
+        sampled = data.from_image_folder(tmp_path, image_size=4, batch_size=1, statistics_sample=4,
+                                         training=False, seed=3).normalization
+    message = next(str(w.message) for w in caught if "Normalisation sample" in str(w.message))
+    decoded = 4 - int(message.split(": ")[1].split()[0])
+    assert decoded >= 1 and abs(sampled.mean[0] - 200 / 255) < 1e-3
+    with pytest.raises(ValueError, match=r"statistics_sample|sample"):
+        data.from_image_folder(tmp_path, image_size=4, statistics_sample=0)
+
+
+def test_training_crops_come_from_the_original_resolution(tmp_path):
+    """A fine 2-pixel checkerboard: resized to 8x8 first it is flat grey; a
+    small crop of the original, resized up, keeps its contrast."""
+    board = ((np.indices((128, 128)) // 2).sum(axis=0) % 2 * 255).astype(np.uint8)
+    tf.io.write_file(str(tmp_path / "board.png"), tf.io.encode_png(np.repeat(board[..., None], 3, -1)))
+    given = data.Normalization((0.0,) * 3, (1.0,) * 3)
+    common = dict(image_size=8, batch_size=1, normalization=given, seed=0)
+    crop = next(iter(data.from_image_folder(tmp_path, crop_scale=(0.002, 0.01), **common)))
+    whole = next(iter(data.from_image_folder(tmp_path, training=False, **common)))
+    assert float(np.std(whole)) < 0.05  # the whole board at 8x8 is grey
+    assert float(np.std(crop)) > 0.2, float(np.std(crop))
+
+
+def test_shards_split_the_files_between_processes(tmp_path):
+    write_image_folder(tmp_path)
+    given = data.Normalization((0.5,) * 3, (0.25,) * 3)
+    shares = [data.from_image_folder(tmp_path, image_size=8, batch_size=1, normalization=given,
+                                     shard=(2, index)).file_paths for index in (0, 1)]
+    assert set(shares[0]).isdisjoint(shares[1]) and len(shares[0]) + len(shares[1]) == 6
+    with pytest.raises(ValueError, match=r"shard.*index < count.*\(2, 2\)"):
+        data.from_image_folder(tmp_path, image_size=8, normalization=given, shard=(2, 2))
+
+
+def test_skipped_files_are_reported_at_the_end_of_each_epoch(tmp_path):
+    write_image_folder(tmp_path)
+    given = data.Normalization((0.5,) * 3, (0.25,) * 3)
+    dataset = data.from_image_folder(tmp_path, image_size=16, batch_size=1, normalization=given, seed=0)
+    report = keras_dsmae.callbacks.SkippedFilesReport(dataset.skipped_files)
+    model = tiny_model(seed=0)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    with pytest.warns(UserWarning, match=r"epoch 2: 1 undecodable image file.*broken.png"):
+        model.fit(dataset, epochs=2, verbose=0, callbacks=[report])
+    assert report.reports == [(1, 1), (2, 1)]
+
+
+def test_real_size_presets_and_the_preset_for_each_image_size():
+    small = presets.preset_config("dsmae_vit_small_224")
+    base = presets.preset_config("dsmae_vit_base_224")
+    assert (small["image_size"], small["patch_size"], small["encoder_dim"]) == (224, 16, 384)
+    assert (base["encoder_dim"], base["encoder_heads"], base["decoder_dim"]) == (768, 12, 512)
+    assert "Untrained" in presets.describe_presets()["dsmae_vit_base_224"]
+    model = keras_dsmae.DSMAE.from_preset("dsmae_vit_small_224", encoder_depth=1, decoder_depth=1)
+    assert model.encoder.num_patches == 196
+    assert presets.preset_for_image_size((96, 96)) == ("dsmae_vit_tiny_stl10", {})
+    assert presets.preset_for_image_size((64, 64)) == ("dsmae_vit_tiny_stl10", {"image_size": (64, 64)})
+    with pytest.raises(ValueError, match=r"image_size.*100x100.*16x16.*multiples of 16"):
+        presets.preset_for_image_size((100, 100))
+
+
+def _job(tmp_path, dataset, **options):
+    settings = dict(output_dir=str(tmp_path / "run"), epochs=1, steps_per_epoch=2, batch_size=2,
+                    preset="dsmae_vit_tiny_cifar", image_size=16, verbose=0,
+                    model_overrides={**TINY, "patch_size": 4})
+    settings.update(options)
+    return run_pretraining(dataset, **settings)
+
+
+def test_pretraining_on_a_numpy_file(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (12, 20, 20), dtype=np.uint8)  # grayscale
+    np.save(tmp_path / "faces.npy", images)
+    model, history = _job(tmp_path, f"npy:{tmp_path / 'faces.npy'}")
+    assert np.isfinite(history.history["loss"]).all() and model.encoder.image_size == (16, 16)
+    config = json.loads((tmp_path / "run" / "run_config.json").read_text())
+    assert config["dataset"].startswith("npy:") and len(config["normalization"]["mean"]) == 3
+    assert RUN_FILES <= set(os.listdir(tmp_path / "run"))
+    np.save(tmp_path / "flat.npy", np.zeros((5, 7)))
+    with pytest.raises(ValueError, match=r"dataset.*\(N, H, W\).*\(5, 7\)"):
+        _job(tmp_path, f"npy:{tmp_path / 'flat.npy'}")
+
+
+def test_pretraining_on_a_tfds_name_through_mock_data(tmp_path):
+    with tfds.testing.mock_data(num_examples=12):
+        model, history = _job(tmp_path, "tfds:imagenette/160px")
+    assert np.isfinite(history.history["loss"]).all()
+    assert RUN_FILES <= set(os.listdir(tmp_path / "run"))
+    with pytest.raises(ValueError, match=r"TFDS does not know 'no_such_dataset_here'"):
+        _job(tmp_path, "tfds:no_such_dataset_here")
+    with pytest.raises(ValueError, match="use_synthetic_data.*catalog"):
+        _job(tmp_path, "tfds:imagenette/160px", use_synthetic_data=True)
+
+
+def test_undecodable_file_stops_the_job_naming_it_with_on_error_raise(tmp_path):
+    write_image_folder(tmp_path / "images")
+    given = data.Normalization((0.5,) * 3, (0.25,) * 3)
+    with pytest.raises(data.UndecodableFile, match="broken.png"):
+        _job(tmp_path, f"folder:{tmp_path / 'images'}", on_error="raise", normalization=given,
+             steps_per_epoch=6, batch_size=1)
+
+
+def _write_mixed_folder(root):
+    """PNG, JPEG, BMP and GIF files of several sizes and modes, and two that
+    do not decode."""
+    from PIL import Image
+
+    write_image_folder(root)
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(root / "cats" / "real.bmp")
+    Image.fromarray(rng.integers(0, 256, (33, 21), dtype=np.uint8)).save(root / "dogs" / "gray.gif")
+    Image.fromarray(rng.integers(0, 256, (120, 90, 3), dtype=np.uint8)).save(root / "dogs" / "big.jpeg")
+    (root / "cats" / "truncated.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+
+
+def test_installed_pretraining_command_on_a_folder_writes_the_example_outputs(tmp_path):
+    _write_mixed_folder(tmp_path / "images")
+    command = os.path.join(os.path.dirname(sys.executable), "keras-dsmae-pretrain")
+    assert os.path.exists(command), "pip install -e . registers keras-dsmae-pretrain"
+    overrides = json.dumps({**TINY, "encoder_dim": 24, "encoder_heads": 2})
+    result = subprocess.run(
+        [command, f"--dataset=folder:{tmp_path / 'images'}", "--image_size=96", "--epochs=1",
+         "--steps_per_epoch=3", "--batch_size=2", f"--output_dir={tmp_path / 'run'}",
+         f"--model_overrides={overrides}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert RUN_FILES <= set(os.listdir(tmp_path / "run"))
+    config = json.loads((tmp_path / "run" / "run_config.json").read_text())
+    assert config["preset"] == "dsmae_vit_tiny_stl10" and config["image_size"] == [96, 96]
+    assert "undecodable image file" in result.stderr
+    help_text = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=120).stdout
+    assert "--dataset" in help_text and "folder:PATH" in help_text and "--image_size" in help_text
