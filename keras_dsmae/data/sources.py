@@ -174,10 +174,17 @@ class FolderSource(ImageSource):
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):
         quiet = SkippedFiles("skip")  # a bad file among the first few is reported in training
-        batches = folder_pipeline(self.paths[: 4 * count], None, batch_size=count, training=False,
+        first = self.paths[: 4 * count]
+        batches = folder_pipeline(first, None, batch_size=count, training=False,
                                   with_labels=False, skipped=quiet, image_size=image_size,
                                   num_channels=num_channels, normalization=normalization)
-        return np.asarray(next(iter(batches)))
+        batch = next(iter(batches), None)
+        if batch is None:
+            raise ValueError(
+                f"`dataset` {self.dataset.text!r}: none of its first {len(first)} files decodes "
+                f"as an image, e.g. {', '.join(first[:3])}."
+            )
+        return np.asarray(batch)
 
 
 class NpySource(ImageSource):
