@@ -115,6 +115,10 @@ PRETRAINING_JOB = [
     ("mixed_precision", dict(mixed_precision="fp8")),
     ("bogus", dict(model_overrides={"bogus": 1})),
     ("reconstruction_every", dict(reconstruction_every=0)),
+    ("dataset", dict(dataset="folder:/no/such/folder")),
+    ("on_error", dict(on_error="warn")),
+    ("image_size", dict(image_size=0)),
+    ("normalization", dict(normalization=(0.5, 0.5))),
 ]
 
 
