@@ -209,3 +209,15 @@ def test_installed_pretraining_command_on_a_folder_writes_the_example_outputs(tm
     assert "undecodable image file" in result.stderr
     help_text = subprocess.run([command, "--help"], capture_output=True, text=True, timeout=120).stdout
     assert "--dataset" in help_text and "folder:PATH" in help_text and "--image_size" in help_text
+
+
+def test_normalization_flag_parses_and_refuses_with_the_flag_named():
+    from keras_dsmae.cli.pretrain import parse_normalization
+
+    assert parse_normalization("imagenet").mean == (0.485, 0.456, 0.406)
+    given = parse_normalization("0.5,0.4,0.3/0.2,0.2,0.25")
+    assert given.mean == (0.5, 0.4, 0.3) and given.std == (0.2, 0.2, 0.25)
+    assert parse_normalization(None) is None
+    for bad in ("0.5,0.5/0.2", "0.5", "a,b,c/1,1,1", "0.5,0.5,0.5/0,1,1"):
+        with pytest.raises(ValueError, match=r"--normalization.*imagenet"):
+            parse_normalization(bad)
