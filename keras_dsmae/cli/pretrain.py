@@ -12,16 +12,16 @@ import os
 from absl import flags
 
 from keras_dsmae.callbacks import KNNMonitor
-from keras_dsmae.data.dataset_names import FORMS, parse_dataset
-from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.cli.common import (
     define_data_flags,
     define_distribution_flag,
     define_model_flags,
     exit_on_failure,
-    run_command,
     parse_model_overrides,
+    run_command,
 )
+from keras_dsmae.data.dataset_names import FORMS, parse_dataset
+from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.training.precision import PRECISIONS
 from keras_dsmae.training.pretrain import run_pretraining
 

@@ -22,8 +22,8 @@ from keras_dsmae.cli.common import (
     define_distribution_flag,
     define_model_flags,
     exit_on_failure,
-    run_command,
     parse_model_overrides,
+    run_command,
 )
 from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.data.knn_datasets import knn_datasets
