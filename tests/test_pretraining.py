@@ -105,7 +105,7 @@ def test_bad_job_arguments_raise_clear_errors(tmp_path):
         pretrain(tmp_path, epochs=0)
     with pytest.raises(ValueError, match=r"mixed_precision.*'float8'"):
         pretrain(tmp_path, epochs=1, mixed_precision="float8")
-    with pytest.raises(ValueError, match=r"preset.*dsmae_vit_tiny_stl10.*96×96×3.*32×32×3"):
+    with pytest.raises(ValueError, match=r"preset.*dsmae_vit_tiny_stl10.*96×96.*32×32.*image_size=96x96"):
         run_pretraining("cifar10", output_dir=str(tmp_path), preset="dsmae_vit_tiny_stl10")
 
 
@@ -147,6 +147,18 @@ def test_auto_precision_resumes_in_the_runs_own_precision(tmp_path, monkeypatch)
     model, _ = pretrain(tmp_path, epochs=1, mixed_precision="bfloat16")
     model, _ = pretrain(tmp_path, epochs=2, mixed_precision="auto")  # would be float32 for a new run
     assert model.dtype_policy.name == "mixed_bfloat16"
+
+
+def test_a_run_written_before_image_size_and_normalization_were_recorded_resumes(tmp_path):
+    pretrain(tmp_path, epochs=1)
+    path = tmp_path / "run_config.json"
+    old = json.loads(path.read_text())
+    for key in ("image_size", "normalization"):  # what version 0.2.0 did not record
+        del old[key]
+    path.write_text(json.dumps(old))
+    _, history = pretrain(tmp_path, epochs=2)
+    assert len(history.history["loss"]) == 1  # continued with epoch 2
+    assert json.loads(path.read_text())["image_size"] == [32, 32]
 
 
 def test_warmup_then_cosine_learning_rate():

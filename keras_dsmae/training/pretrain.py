@@ -121,6 +121,11 @@ def run_pretraining(
                               synthetic_examples=synthetic_examples, on_error=on_error)
     if image_size is not None:
         image_size = validation.check_image_size("image_size", image_size)
+    if normalization is not None and not isinstance(normalization, data.Normalization):
+        raise ValueError(
+            f"`normalization` must be a keras_dsmae.data.Normalization(mean, std); got "
+            f"normalization={normalization!r}."
+        )
     validation.check_int("epochs", epochs, minimum=1)
     validation.check_int("batch_size", batch_size, minimum=1)
     if steps_per_epoch is not None:
@@ -286,8 +291,8 @@ def _check_model_matches_data(image_size, source, preset, size_chosen):
         return
     shown = lambda size: "×".join(map(str, size))  # noqa: E731
     raise ValueError(
-        f"`preset` {preset!r} takes {shown(image_size)}×3 images but {source.dataset.text} has "
-        f"{shown(native)}×3; pass image_size={shown(image_size).replace('×', 'x')} "
+        f"`preset` {preset!r} takes {shown(image_size)} images but {source.dataset.text} has "
+        f"{shown(native)}; pass image_size={shown(image_size).replace('×', 'x')} "
         f"(--image_size) to crop and resize the data to the preset's size, or a preset "
         f"of the data's size ({presets.preset_for_image_size(native)[0]!r})."
     )
@@ -297,11 +302,6 @@ def _normalization(given, saved, source, num_channels, seed):
     """The given normalisation, else a resumed run's own, else the source's
     default (for files: from a bounded sample)."""
     if given is not None:
-        if not isinstance(given, data.Normalization):
-            raise ValueError(
-                f"`normalization` must be a keras_dsmae.data.Normalization(mean, std); got "
-                f"normalization={given!r}."
-            )
         return given
     recorded = saved.get("normalization")
     if recorded and len(recorded.get("mean", ())) == num_channels:

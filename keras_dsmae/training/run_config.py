@@ -46,8 +46,10 @@ def _normalised(value):
 
 
 def differences(saved, requested):
-    """`{setting: (saved, requested)}` of the compared settings that differ."""
-    keys = (set(saved) | set(requested)) - set(NOT_COMPARED)
+    """`{setting: (saved, requested)}` of the compared settings that differ.
+    A setting the saved run did not record (it was written by an older
+    version) is not compared."""
+    keys = set(saved) - set(NOT_COMPARED)
     found = {}
     for key in sorted(keys):
         old, new = _normalised(saved.get(key)), _normalised(requested.get(key))
