@@ -221,3 +221,18 @@ def test_normalization_flag_parses_and_refuses_with_the_flag_named():
     for bad in ("0.5,0.5/0.2", "0.5", "a,b,c/1,1,1", "0.5,0.5,0.5/0,1,1"):
         with pytest.raises(ValueError, match=r"--normalization.*imagenet"):
             parse_normalization(bad)
+
+
+def test_a_given_normalization_is_used_for_a_catalog_data_set_too(tmp_path):
+    given = data.Normalization((0.1, 0.2, 0.3), (0.5, 0.5, 0.5))
+    source = data.open_source("cifar10", use_synthetic_data=True, synthetic_examples=8)
+    images = source.display_images(4, image_size=(32, 32), num_channels=3, normalization=given, seed=0)
+    catalog = source.display_images(4, image_size=(32, 32), num_channels=3,
+                                    normalization=source.default_normalization(3), seed=0)
+    np.testing.assert_allclose(images * 0.5 + np.array([0.1, 0.2, 0.3]),
+                               catalog * np.array(data.get_spec("cifar10").std)
+                               + np.array(data.get_spec("cifar10").mean), atol=1e-5)
+    _, history = _job(tmp_path, "cifar10", use_synthetic_data=True, synthetic_examples=8,
+                      normalization=given, image_size=None, preset=None)
+    config = json.loads((tmp_path / "run" / "run_config.json").read_text())
+    assert config["normalization"]["mean"] == [0.1, 0.2, 0.3]

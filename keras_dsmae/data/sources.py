@@ -71,16 +71,17 @@ class CatalogSource(ImageSource):
         return tfds_source.normalization_for(self.spec.name, num_channels)
 
     def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None):
-        del normalization  # the catalog's own statistics
         return tfds_source.pretraining_dataset(
             self.spec.name, batch_size, seed=seed, synthetic_examples=self._synthetic_examples,
-            image_size=image_size, num_channels=num_channels, shard=shard, **self._common,
+            image_size=image_size, num_channels=num_channels, shard=shard,
+            normalization=normalization, **self._common,
         )
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):
         batches = tfds_source.labelled_dataset(
             self.spec.name, self.spec.test_split, batch_size=count, synthetic_examples=count,
-            seed=seed + 1, image_size=image_size, num_channels=num_channels, **self._common,
+            seed=seed + 1, image_size=image_size, num_channels=num_channels,
+            normalization=normalization, **self._common,
         )
         return np.asarray(next(iter(batches))[0])
 

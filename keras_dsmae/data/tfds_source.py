@@ -87,6 +87,7 @@ def pretraining_dataset(
     image_size=None,
     num_channels=None,
     shard=None,
+    normalization=None,
 ):
     """Shuffled, augmented, normalised image batches for pretraining.
 
@@ -104,6 +105,7 @@ def pretraining_dataset(
         num_channels: 1 or 3; default: the data set's.
         shard: `(count, index)`: this process's share of the files (one
             share per process of a multi-host run).
+        normalization: a `Normalization`; default: the data set's own.
 
     Returns:
         `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images.
@@ -115,6 +117,7 @@ def pretraining_dataset(
         data_dir=data_dir, crop_scale=crop_scale, seed=seed, cache=cache,
         use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
         known_examples=known, image_size=image_size, num_channels=num_channels, shard=shard,
+        normalization=normalization,
     )
 
 
@@ -132,6 +135,7 @@ def labelled_dataset(
     crop_scale=(0.2, 1.0),
     image_size=None,
     num_channels=None,
+    normalization=None,
 ):
     """`(images, labels)` batches: un-augmented in a fixed order for
     evaluation (kNN, linear probe, test sets), or with `training=True`
@@ -144,18 +148,19 @@ def labelled_dataset(
         training: shuffle + augment (see above).
         crop_scale: crop area range when `training`.
         image_size, num_channels: what to produce; default: the data set's.
+        normalization: a `Normalization`; default: the data set's own.
     """
     return _pipeline(
         get_spec(dataset), split, batch_size, training=training, with_labels=True,
         data_dir=data_dir, crop_scale=crop_scale, seed=seed, cache=cache,
         use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
-        image_size=image_size, num_channels=num_channels,
+        image_size=image_size, num_channels=num_channels, normalization=normalization,
     )
 
 
 def _pipeline(spec, split, batch_size, *, training, with_labels, data_dir, crop_scale, seed,
               cache, use_synthetic_data, synthetic_examples, known_examples=None,
-              image_size=None, num_channels=None, shard=None):
+              image_size=None, num_channels=None, shard=None, normalization=None):
     """`build_pipeline` on `split` of the data set `spec` (TFDS or generated);
     `known_examples` stands for the split's size (for caching and the batch
     size check) when TFDS does not say it."""
@@ -165,7 +170,7 @@ def _pipeline(spec, split, batch_size, *, training, with_labels, data_dir, crop_
         source,
         image_size=image_size or spec.image_size,
         num_channels=num_channels,
-        normalization=normalization_for(spec.name, num_channels),
+        normalization=normalization or normalization_for(spec.name, num_channels),
         batch_size=batch_size,
         training=training,
         with_labels=with_labels,
