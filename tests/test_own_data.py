@@ -236,3 +236,21 @@ def test_a_given_normalization_is_used_for_a_catalog_data_set_too(tmp_path):
                       normalization=given, image_size=None, preset=None)
     config = json.loads((tmp_path / "run" / "run_config.json").read_text())
     assert config["normalization"]["mean"] == [0.1, 0.2, 0.3]
+
+
+def test_pretraining_command_on_a_tfds_name_through_mock_data(tmp_path):
+    from absl import flags
+
+    from keras_dsmae.cli import pretrain as command
+
+    flags.FLAGS.unparse_flags()  # another test of this process may have parsed them
+    argv = ["keras-dsmae-pretrain", "--dataset=tfds:imagenette/160px", "--image_size=96",
+            "--epochs=1", "--steps_per_epoch=3", "--batch_size=2", f"--output_dir={tmp_path / 'run'}",
+            f"--model_overrides={json.dumps(TINY)}"]
+    with tfds.testing.mock_data(num_examples=12), pytest.raises(SystemExit) as finished:
+        command.main(argv)
+    flags.FLAGS.unparse_flags()
+    assert finished.value.code in (0, None)
+    assert RUN_FILES <= set(os.listdir(tmp_path / "run"))
+    config = json.loads((tmp_path / "run" / "run_config.json").read_text())
+    assert config["dataset"] == "tfds:imagenette/160px" and config["preset"] == "dsmae_vit_tiny_stl10"

@@ -60,16 +60,17 @@ def parse_model_overrides(text):
     return overrides
 
 
-def run_command(command):
-    """`app.run(command)`, with `--help` listing the package's flags (absl's
-    `--help` lists only the flags of the main module, which for an
-    installed command or an example script is a two-line wrapper)."""
+def run_command(command, argv=None):
+    """`app.run(command, argv)` (`argv`: default `sys.argv`), with `--help`
+    listing the package's flags (absl's `--help` lists only the flags of the
+    main module, which for an installed command or an example script is a
+    two-line wrapper)."""
     for module, module_flags in FLAGS.flags_by_module_dict().items():
         if module.startswith("keras_dsmae"):
             for flag in module_flags:
                 FLAGS.register_key_flag_for_module(sys.argv[0], flag)
     warnings.formatwarning = _one_line_warning
-    app.run(command)
+    app.run(command, argv=argv)
 
 
 def _one_line_warning(message, category, filename, lineno, line=None):

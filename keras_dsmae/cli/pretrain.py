@@ -137,13 +137,14 @@ def _run():
     )
 
 
-def pretraining_main(default_dataset=None):
+def pretraining_main(default_dataset=None, argv=None):
     """Entry point of an example script (`default_dataset`: its data set)
-    and of `keras-dsmae-pretrain` (None: `--dataset` is required)."""
+    and of `keras-dsmae-pretrain` (None: `--dataset` is required); `argv`
+    defaults to `sys.argv`. Exits: 0 when done, 1 on a failure."""
     define_pretraining_flags(default_dataset)
-    run_command(lambda argv: exit_on_failure(_run))
+    run_command(lambda argv: exit_on_failure(_run), argv)
 
 
-def main():
+def main(argv=None):
     """`keras-dsmae-pretrain`."""
-    pretraining_main(None)
+    pretraining_main(None, argv)
