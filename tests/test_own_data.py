@@ -212,7 +212,7 @@ def test_installed_pretraining_command_on_a_folder_writes_the_example_outputs(tm
 
 
 def test_normalization_flag_parses_and_refuses_with_the_flag_named():
-    from keras_dsmae.cli.pretrain import parse_normalization
+    from keras_dsmae.cli.common import parse_normalization
 
     assert parse_normalization("imagenet").mean == (0.485, 0.456, 0.406)
     given = parse_normalization("0.5,0.4,0.3/0.2,0.2,0.25")
@@ -254,3 +254,47 @@ def test_pretraining_command_on_a_tfds_name_through_mock_data(tmp_path):
     assert RUN_FILES <= set(os.listdir(tmp_path / "run"))
     config = json.loads((tmp_path / "run" / "run_config.json").read_text())
     assert config["dataset"] == "tfds:imagenette/160px" and config["preset"] == "dsmae_vit_tiny_stl10"
+
+
+def _write_labelled_folder(root, per_class=(8, 4)):
+    """root/train/<class>/ and root/test/<class>/: bright and dark noise."""
+    rng = np.random.default_rng(0)
+    for split, count in zip(("train", "test"), per_class):
+        for label, (low, high) in enumerate(((150, 256), (0, 100))):
+            folder = root / split / f"class_{label}"
+            folder.mkdir(parents=True)
+            for index in range(count):
+                pixels = rng.integers(low, high, (20, 24, 3), dtype=np.uint8)
+                tf.io.write_file(str(folder / f"{index}.png"), tf.io.encode_png(pixels))
+
+
+def test_evaluation_splits_of_a_labelled_folder_and_refusals(tmp_path):
+    _write_labelled_folder(tmp_path / "labelled")
+    train, test, classes, normalization = data.evaluation_splits(
+        f"folder:{tmp_path / 'labelled'}", image_size=(16, 16), num_channels=3, batch_size=4)
+    labels = np.concatenate([np.asarray(b[1]) for b in test])
+    assert classes == 2 and sorted(labels.tolist()) == [0] * 4 + [1] * 4
+    assert next(iter(train))[0].shape == (4, 16, 16, 3) and len(normalization.mean) == 3
+    with pytest.raises(ValueError, match=r"train/ and test/"):
+        data.evaluation_splits(f"folder:{tmp_path / 'labelled' / 'train'}", image_size=16, num_channels=3)
+    np.save(tmp_path / "x.npy", np.zeros((4, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match=r"needs labels.*folder:PATH"):
+        data.evaluation_splits(f"npy:{tmp_path / 'x.npy'}", image_size=16, num_channels=3)
+
+
+@pytest.mark.slow
+def test_installed_probe_and_finetune_commands_on_a_labelled_folder(tmp_path):
+    _write_labelled_folder(tmp_path / "labelled")
+    _job(tmp_path, f"folder:{tmp_path / 'labelled' / 'train'}", batch_size=4)
+    bin_dir = os.path.dirname(sys.executable)
+    common = [f"--dataset=folder:{tmp_path / 'labelled'}", f"--encoder={tmp_path / 'run' / 'encoder.keras'}",
+              "--batch_size=4"]
+    probe = subprocess.run([os.path.join(bin_dir, "keras-dsmae-probe"), *common, "--epochs=2", "--knn_k=3"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    assert "kNN (k=3) accuracy" in probe.stdout and "linear-probe accuracy" in probe.stdout
+    tune = subprocess.run([os.path.join(bin_dir, "keras-dsmae-finetune"), *common, "--epochs=1",
+                           f"--output_dir={tmp_path / 'ft'}"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=600)
+    assert tune.returncode == 0, tune.stderr[-3000:]
+    assert "fine-tuned test accuracy" in tune.stdout and (tmp_path / "ft" / "classifier.keras").exists()

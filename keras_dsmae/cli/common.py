@@ -9,6 +9,7 @@ import warnings
 from absl import app, flags
 
 from keras_dsmae.data.catalog import DATASETS
+from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.presets import PRESETS
 from keras_dsmae.training.distribution import DISTRIBUTIONS
 
@@ -58,6 +59,38 @@ def parse_model_overrides(text):
     if not isinstance(overrides, dict):
         raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r}.")
     return overrides
+
+
+IMAGENET = Normalization((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def define_normalization_flag():
+    """`--normalization` (see `parse_normalization`)."""
+    _define_once(flags.DEFINE_string, "normalization", None,
+                 "Per-channel mean/std in [0, 1] units as MEAN,MEAN,MEAN/STD,STD,STD, or "
+                 "'imagenet'; default: the catalog's, else from a sample of the data.")
+
+
+def parse_normalization(text):
+    """`--normalization` → a `Normalization` (None when empty): 'imagenet',
+    or 'MEAN,.../STD,...' with one value per channel; a `ValueError` naming
+    the flag otherwise."""
+    if not text:
+        return None
+    if text.strip().lower() == "imagenet":
+        return IMAGENET
+    means, sep, stds = text.partition("/")
+    try:
+        mean = tuple(float(v) for v in means.split(","))
+        std = tuple(float(v) for v in stds.split(","))
+        if not sep or len(mean) != len(std) or len(mean) not in (1, 3):
+            raise ValueError("one value per channel (1 or 3) on each side of '/'")
+        return Normalization(mean, std)
+    except ValueError as error:
+        raise ValueError(
+            f"--normalization must be 'imagenet' or MEAN,MEAN,MEAN/STD,STD,STD in [0, 1] units "
+            f"(1 or 3 channels, std > 0); got --normalization={text!r} ({error})."
+        ) from None
 
 
 def run_command(command, argv=None):

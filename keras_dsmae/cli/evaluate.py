@@ -1,5 +1,7 @@
-"""Command lines of the evaluation examples (`examples/linear_probe.py`,
-`examples/finetune.py`): a pretrained `encoder.keras` on a TFDS data set."""
+"""The evaluation command lines: `keras-dsmae-probe` and
+`keras-dsmae-finetune` (installed), `examples/linear_probe.py` and
+`examples/finetune.py`: a pretrained `encoder.keras` on a labelled data set
+(a catalog name, or `folder:PATH` with train/ and test/ class folders)."""
 
 import json
 import os
@@ -7,14 +9,24 @@ import os
 import keras
 from absl import app, flags
 
-from keras_dsmae import data, evaluation, models  # noqa: F401  (models: registers the layers for loading)
-from keras_dsmae.cli.common import define_data_flags, exit_on_failure, run_command
+from keras_dsmae import evaluation, models  # noqa: F401  (models: registers the layers for loading)
+from keras_dsmae.cli.common import (
+    define_data_flags,
+    define_normalization_flag,
+    exit_on_failure,
+    parse_normalization,
+    run_command,
+)
+from keras_dsmae.data.labelled_sources import EVALUATION_FORMS, evaluation_splits
 
 FLAGS = flags.FLAGS
 
 
 def define_common_flags():
-    define_data_flags(default_dataset="cifar100")
+    if "dataset" not in FLAGS:
+        flags.DEFINE_string("dataset", "cifar100", f"Labelled data set: {EVALUATION_FORMS}.")
+    define_data_flags()
+    define_normalization_flag()
     if "encoder" in FLAGS:
         return
     flags.DEFINE_string("encoder", None, "Path of the pretrained encoder.keras (from a pretraining run).")
@@ -29,23 +41,22 @@ def load_encoder(path):
     return keras.models.load_model(path)
 
 
-def splits(training=False):
-    """`(train, test)` labelled datasets from the flags."""
-    spec = data.get_spec(FLAGS.dataset)
-    train_split = spec.train_split + (f"[:{FLAGS.train_examples}]" if FLAGS.train_examples else "")
-    common = dict(batch_size=FLAGS.batch_size, data_dir=FLAGS.data_dir,
-                  use_synthetic_data=FLAGS.use_synthetic_data)
-    train = data.labelled_dataset(FLAGS.dataset, train_split, training=training, seed=FLAGS.seed,
-                                  synthetic_examples=FLAGS.train_examples or 1024, **common)
-    test = data.labelled_dataset(FLAGS.dataset, spec.test_split, seed=FLAGS.seed + 1,
-                                 synthetic_examples=512, **common)
-    return train, test, spec.num_classes
+def splits(encoder, training=False):
+    """`(train, test, num_classes)` labelled datasets from the flags, at the
+    encoder's image size and channels."""
+    train, test, num_classes, _ = evaluation_splits(
+        FLAGS.dataset, image_size=encoder.image_size, num_channels=encoder.num_channels,
+        batch_size=FLAGS.batch_size, training=training, seed=FLAGS.seed, data_dir=FLAGS.data_dir,
+        use_synthetic_data=FLAGS.use_synthetic_data, train_examples=FLAGS.train_examples,
+        normalization=parse_normalization(FLAGS.normalization),
+    )
+    return train, test, num_classes
 
 
 def _linear_probe(argv):
     del argv
     encoder = load_encoder(FLAGS.encoder)
-    train, test, num_classes = splits()
+    train, test, num_classes = splits(encoder)
     knn = evaluation.knn_accuracy(encoder, train, test, k=FLAGS.knn_k, num_classes=num_classes)
     print(f"kNN (k={FLAGS.knn_k}) accuracy: {knn:.4f}", flush=True)
     linear = evaluation.linear_probe(encoder, train, test, epochs=FLAGS.epochs, num_classes=num_classes,
@@ -64,7 +75,7 @@ def linear_probe_main():
 def _finetune(argv):
     del argv
     encoder = load_encoder(FLAGS.encoder)
-    train, test, num_classes = splits(training=True)
+    train, test, num_classes = splits(encoder, training=True)
     result = evaluation.fine_tune(
         encoder, train, test, num_classes, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
         learning_rate=FLAGS.learning_rate, warmup_epochs=FLAGS.warmup_epochs,

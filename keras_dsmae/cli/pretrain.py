@@ -16,12 +16,13 @@ from keras_dsmae.cli.common import (
     define_data_flags,
     define_distribution_flag,
     define_model_flags,
+    define_normalization_flag,
     exit_on_failure,
     parse_model_overrides,
+    parse_normalization,
     run_command,
 )
 from keras_dsmae.data.dataset_names import FORMS, parse_dataset
-from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.training.precision import PRECISIONS
 from keras_dsmae.training.pretrain import run_pretraining
 
@@ -36,6 +37,7 @@ def define_pretraining_flags(default_dataset=None):
         if default_dataset is None:
             flags.mark_flag_as_required("dataset")
     define_data_flags()
+    define_normalization_flag()
     define_model_flags()
     define_distribution_flag()
     if "epochs" in FLAGS:
@@ -43,9 +45,6 @@ def define_pretraining_flags(default_dataset=None):
     flags.DEFINE_integer("image_size", None, "Image side the model takes (crops are resized to it); "
                          "default: the preset's, else the data's own, else 224 for mixed sizes. "
                          "Without --preset it picks one: 32, 96 or 224 have their own.")
-    flags.DEFINE_string("normalization", None,
-                        "Per-channel mean/std in [0, 1] units as MEAN,MEAN,MEAN/STD,STD,STD, or "
-                        "'imagenet'; default: the catalog's, else from a sample of the data.")
     flags.DEFINE_enum("on_error", "skip", ["skip", "raise"],
                       "Image files that do not decode (folder:): skip them with a warning at "
                       "the end of each epoch, or stop at the first.")
@@ -66,31 +65,6 @@ def define_pretraining_flags(default_dataset=None):
     flags.DEFINE_bool("allow_config_change", False,
                       "Continue the run in --output_dir from its last checkpoint although "
                       "settings other than --epochs changed (recorded in run_config.json).")
-
-
-IMAGENET = Normalization((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-
-
-def parse_normalization(text):
-    """`--normalization` → a `Normalization` (None when empty): 'imagenet',
-    or 'MEAN,.../STD,...' with one value per channel; a `ValueError` naming
-    the flag otherwise."""
-    if not text:
-        return None
-    if text.strip().lower() == "imagenet":
-        return IMAGENET
-    means, sep, stds = text.partition("/")
-    try:
-        mean = tuple(float(v) for v in means.split(","))
-        std = tuple(float(v) for v in stds.split(","))
-        if not sep or len(mean) != len(std) or len(mean) not in (1, 3):
-            raise ValueError("one value per channel (1 or 3) on each side of '/'")
-        return Normalization(mean, std)
-    except ValueError as error:
-        raise ValueError(
-            f"--normalization must be 'imagenet' or MEAN,MEAN,MEAN/STD,STD,STD in [0, 1] units "
-            f"(1 or 3 channels, std > 0); got --normalization={text!r} ({error})."
-        ) from None
 
 
 def _run():

@@ -13,6 +13,7 @@ from keras_dsmae.data.dataset_names import DatasetName, parse_dataset
 from keras_dsmae.data.decoded_files import SkippedFiles, UndecodableFile
 from keras_dsmae.data.file_listing import list_image_files
 from keras_dsmae.data.image_folder import from_image_folder
+from keras_dsmae.data.labelled_sources import evaluation_splits
 from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.data.sources import ImageSource, open_source
 from keras_dsmae.data.synthetic import synthetic_images
@@ -31,6 +32,7 @@ __all__ = [
     "Normalization",
     "SkippedFiles",
     "UndecodableFile",
+    "evaluation_splits",
     "from_arrays",
     "from_image_folder",
     "get_spec",

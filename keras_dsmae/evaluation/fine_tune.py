@@ -67,20 +67,23 @@ def _to_dataset(data, batch_size, training, seed):
         dataset = tf.data.Dataset.from_tensor_slices((images, labels))
         if training:
             dataset = dataset.shuffle(min(len(images), 50_000), seed=seed, reshuffle_each_iteration=True)
-        return dataset.batch(batch_size, drop_remainder=training), len(images)
+        return dataset.batch(batch_size, drop_remainder=training), len(images), None
     if not hasattr(data, "element_spec"):
         raise ValueError(
             "Fine-tuning data must be an `(images, labels)` pair of arrays or a "
             f"batched labelled tf.data.Dataset; got {type(data).__name__}."
         )
     batches = batches_per_epoch(data)
+    hint = getattr(data, "batches_per_epoch", None)  # a streamed folder (files may be skipped)
+    if training and batches is None and hint:
+        return data.repeat(), hint * batch_size, hint
     if training and batches is None:
         raise ValueError(
             "The fine-tuning dataset must have a known, finite number of batches "
             f"(tf.data cardinality {int(data.cardinality())}) to size the learning-rate "
             "schedule; avoid `repeat()` and filters, or pass arrays."
         )
-    return data, (batches or 0) * batch_size
+    return data, (batches or 0) * batch_size, None
 
 
 def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, learning_rate=1e-3,
@@ -95,7 +98,8 @@ def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, l
     Args:
         encoder: pretrained `ViTEncoder` (copied; not modified).
         train, test: `(images, labels)` arrays (normalised images `(N, H, W, C)`)
-            or batched labelled `tf.data.Dataset`s.
+            or batched labelled `tf.data.Dataset`s (of known length, or
+            carrying `batches_per_epoch` like `from_image_folder`'s).
         num_classes: classes (≥ 2).
         epochs, batch_size: training length and batch.
         learning_rate: base rate, scaled by `batch_size / 256`.
@@ -119,8 +123,8 @@ def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, l
     validation.check_float("cutmix_alpha", cutmix_alpha, 0.0)
     validation.check_float("label_smoothing", label_smoothing, 0.0, 1.0, high_open=True)
     keras.utils.set_random_seed(seed)
-    train_data, count = _to_dataset(train, batch_size, True, seed)
-    test_data, _ = _to_dataset(test, batch_size, False, seed)
+    train_data, count, steps_per_epoch = _to_dataset(train, batch_size, True, seed)
+    test_data, _, _ = _to_dataset(test, batch_size, False, seed)
     train_data = train_data.map(
         mixing_augmentation(num_classes, mixup_alpha, cutmix_alpha, label_smoothing, seed)
     ).prefetch(4)
@@ -140,7 +144,8 @@ def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, l
         loss=keras.losses.CategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
-    history = model.fit(train_data, epochs=epochs, validation_data=test_data, shuffle=False,
-                        callbacks=list(callbacks), verbose=verbose)
+    history = model.fit(train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                        validation_data=test_data, shuffle=False, callbacks=list(callbacks),
+                        verbose=verbose)
     accuracy = model.evaluate(test_data, verbose=0, return_dict=True)["accuracy"]
     return FineTuneResult(float(accuracy), model, history)
