@@ -112,6 +112,17 @@ def test_shards_split_the_files_between_processes(tmp_path):
         data.from_image_folder(tmp_path, image_size=8, normalization=given, shard=(2, 2))
 
 
+def test_a_cached_folder_keeps_decoded_images_and_still_reshuffles(tmp_path):
+    for index in range(8):
+        tf.io.write_file(str(tmp_path / f"{index}.png"),
+                         tf.io.encode_png(np.full((6, 6, 3), index * 30, np.uint8)))
+    given = data.Normalization((0.0,) * 3, (1.0,) * 3)
+    dataset = data.from_image_folder(tmp_path, image_size=4, batch_size=8, normalization=given,
+                                     cache=True, seed=0, crop_scale=(0.9, 1.0))
+    orders = [np.round(np.asarray(batch)[:, 0, 0, 0] * 255 / 30).tolist() for batch in dataset.repeat(2)]
+    assert sorted(orders[0]) == list(range(8)) and orders[0] != orders[1]
+
+
 def test_skipped_files_are_reported_at_the_end_of_each_epoch(tmp_path):
     write_image_folder(tmp_path)
     given = data.Normalization((0.5,) * 3, (0.25,) * 3)

@@ -142,7 +142,8 @@ def from_image_folder(
             order, resize only, all images.
         crop_scale: area range of the random resized crop.
         seed: reproducible order, crops and normalisation sample.
-        cache: keep the decoded originals in memory (small folders only).
+        cache: True keeps the decoded originals in memory (small folders
+            only); False or "auto" (the same here) decode every epoch.
         shard: `(count, index)`: use only every `count`-th file from
             `index` (one share per process of a multi-host run).
 
@@ -156,7 +157,8 @@ def from_image_folder(
     image_size = validation.check_image_size("image_size", image_size)
     validation.check_choice("num_channels", num_channels, (1, 3))
     validation.check_choice("on_error", on_error, ON_ERROR)
-    validation.check_choice("cache", cache, (True, False))
+    validation.check_choice("cache", cache, (True, False, "auto"))
+    cache = cache is True  # "auto": decoded originals of unknown size are not kept
     paths, labels, classes = list_image_files(directory)
     paths = shard_of(paths, shard)
     labels = shard_of(labels, shard) if labels is not None else None
