@@ -13,6 +13,7 @@ import tensorflow as tf
 
 AUTOTUNE = tf.data.AUTOTUNE
 ON_ERROR = ("skip", "raise")
+MAX_KEPT_NAMES = 10_000  # names held between two take_new calls (the count goes on)
 
 
 class UndecodableFile(ValueError):
@@ -50,7 +51,8 @@ class SkippedFiles:
             raise self.failure
         with self._lock:
             self.total += 1
-            self._new.append(name)
+            if len(self._new) < MAX_KEPT_NAMES:
+                self._new.append(name)
 
     def take_new(self):
         """The files skipped since the last call (and forget them)."""
