@@ -131,8 +131,10 @@ def test_skipped_files_are_reported_at_the_end_of_each_epoch(tmp_path):
     model = tiny_model(seed=0)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3))
     with pytest.warns(UserWarning, match=r"epoch 2: 1 undecodable image file.*broken.png"):
-        model.fit(dataset, epochs=2, verbose=0, callbacks=[report])
+        history = model.fit(dataset, epochs=2, verbose=0,
+                            callbacks=[report, keras_dsmae.callbacks.TeacherEMA()])
     assert report.reports == [(1, 1), (2, 1)]
+    assert history.params["steps"] == dataset.batches_per_epoch == 6  # files listed // batch
 
 
 def test_real_size_presets_and_the_preset_for_each_image_size():
