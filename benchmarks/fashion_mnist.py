@@ -2,9 +2,15 @@
 
 Pretrains, at equal budget (same model, epochs, batch and optimizer),
 plain MAE and DSD-MAE, and compares them with the same ViT left at random
-initialisation: kNN accuracy, linear-probe accuracy and fine-tuning
-accuracy on the official test set. Prints a Markdown table and writes
+initialisation and with the raw pixels: kNN accuracy, linear-probe accuracy
+and fine-tuning accuracy on the official test set, for each of `--seeds`
+(mean ± std across seeds). Prints a Markdown table and writes
 `results.json`, `curves.png` (pretraining losses) and `accuracy.png`.
+
+Pretrained encoders are cached under `<output_dir>/encoders/` with the
+settings that made them: a rerun (after a kill, or to re-evaluate) loads
+them instead of pretraining again, and pretrains again when a setting
+changed.
 
 Data: Debian's package (`apt-get install -y dataset-fashion-mnist`), idx files
 in /usr/share/datasets/fashion-mnist/, read through the package's generic
@@ -28,8 +34,10 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 from absl import app, flags  # noqa: E402
 
+PIXELS = "pixels"
 CONFIGS = {
-    # name: (label, DSMAE overrides); None = no pretraining
+    # name: (label, DSMAE overrides); None = no pretraining; PIXELS = no encoder
+    "pixels": ("raw pixels", PIXELS),
     "random": ("random init", None),
     "mae": ("MAE", dict(noise_std=0.0, loss_weight=0.0)),
     "dsmae": ("DSD-MAE", dict()),
@@ -39,7 +47,7 @@ CONFIGS = {
 
 flags.DEFINE_string("data_dir", "/usr/share/datasets/fashion-mnist", "Folder with the idx .gz files.")
 flags.DEFINE_string("output_dir", "runs/fashion_mnist", "Where results and plots go.")
-flags.DEFINE_list("configs", ["random", "mae", "dsmae"], f"Any of {sorted(CONFIGS)}.")
+flags.DEFINE_list("configs", ["pixels", "random", "mae", "dsmae"], f"Any of {sorted(CONFIGS)}.")
 flags.DEFINE_integer("epochs", 4, "Pretraining epochs over the 60k training images (each method).")
 flags.DEFINE_integer("batch_size", 256, "Pretraining batch.")
 flags.DEFINE_float("learning_rate", 1e-3, "Base pretraining rate (scaled by batch/256).")
@@ -58,7 +66,7 @@ flags.DEFINE_integer("linear_epochs", 50, "Linear-probe epochs (on cached featur
 flags.DEFINE_integer("finetune_examples", 20000, "Training images for fine-tuning.")
 flags.DEFINE_integer("finetune_epochs", 1, "Fine-tuning epochs.")
 flags.DEFINE_float("finetune_learning_rate", 1e-3, "Base fine-tuning rate (scaled by batch/256).")
-flags.DEFINE_integer("seed", 0, "Seed for everything.")
+flags.DEFINE_list("seeds", ["0"], "Seeds; each config is pretrained and evaluated once per seed.")
 flags.DEFINE_enum("mixed_precision", "float32", ["float32", "bfloat16"],
                   "Pretraining precision (bfloat16: mixed_bfloat16); evaluation always runs in float32.")
 FLAGS = flags.FLAGS
@@ -94,17 +102,17 @@ def load_fashion_mnist(folder):
     return arrays
 
 
-def model_config():
+def model_config(seed):
     return dict(
         image_size=28, patch_size=FLAGS.patch_size, num_channels=1,
         encoder_dim=FLAGS.encoder_dim, encoder_depth=FLAGS.encoder_depth, encoder_heads=4,
         decoder_dim=64, decoder_depth=2, decoder_heads=4, mlp_ratio=4.0,
         mask_ratio=FLAGS.mask_ratio, noise_std=FLAGS.noise_std, loss_weight=FLAGS.loss_weight,
-        teacher_momentum=FLAGS.teacher_momentum, seed=FLAGS.seed,
+        teacher_momentum=FLAGS.teacher_momentum, seed=seed,
     )
 
 
-def pretrain(overrides, train_stream, steps_per_epoch):
+def pretrain(overrides, train_stream, steps_per_epoch, seed):
     import keras
 
     import keras_dsmae
@@ -121,9 +129,9 @@ def pretrain(overrides, train_stream, steps_per_epoch):
             if self.step % 10 == 0:
                 self.trace.append({"step": self.step, **{k: float(v) for k, v in logs.items()}})
 
-    keras.utils.set_random_seed(FLAGS.seed)
+    keras.utils.set_random_seed(seed)
     keras.config.set_dtype_policy("mixed_bfloat16" if FLAGS.mixed_precision == "bfloat16" else "float32")
-    model = keras_dsmae.DSMAE(**{**model_config(), **overrides})
+    model = keras_dsmae.DSMAE(**{**model_config(seed), **overrides})
     total = FLAGS.epochs * steps_per_epoch
     model.compile(optimizer=pretraining_optimizer(
         FLAGS.learning_rate, FLAGS.batch_size, total, round(FLAGS.warmup_epochs * steps_per_epoch), 0.05))
@@ -142,16 +150,60 @@ def pretrain(overrides, train_stream, steps_per_epoch):
     return encoder, trace.trace
 
 
-def random_encoder():
+def random_encoder(seed):
     import keras
 
     import keras_dsmae
 
-    keras.utils.set_random_seed(FLAGS.seed)
-    return keras_dsmae.DSMAE(**{**model_config(), "noise_std": 0.0, "loss_weight": 0.0}).encoder
+    keras.utils.set_random_seed(seed)
+    return keras_dsmae.DSMAE(**{**model_config(seed), "noise_std": 0.0, "loss_weight": 0.0}).encoder
 
 
-def evaluate(encoder, arrays, normalization):
+def pixels_model():
+    """Images → their flattened normalised pixels (the raw-pixels row)."""
+    import keras
+
+    inputs = keras.Input((28, 28, 1))
+    return keras.Model(inputs, keras.layers.Flatten()(inputs), name="raw_pixels")
+
+
+def pretraining_settings(name, seed):
+    """What a cached encoder must have been pretrained with to be reused."""
+    keys = ("epochs", "batch_size", "learning_rate", "warmup_epochs", "mask_ratio", "noise_std",
+            "loss_weight", "teacher_momentum", "crop_scale_min", "encoder_dim", "encoder_depth",
+            "patch_size", "mixed_precision")
+    return {"config": name, "overrides": CONFIGS[name][1], "seed": seed,
+            **{key: FLAGS[key].value for key in keys}}
+
+
+def cached_pretraining(name, seed, pretrain_now):
+    """`(encoder, trace, minutes)` from `<output_dir>/encoders/` when its
+    recorded settings match, else from `pretrain_now()` (then cached)."""
+    import keras
+
+    import keras_dsmae  # noqa: F401  (registers the layers for loading)
+
+    stem = os.path.join(FLAGS.output_dir, "encoders", f"{name}_seed{seed}")
+    settings = pretraining_settings(name, seed)
+    if os.path.exists(stem + ".json") and os.path.exists(stem + ".keras"):
+        with open(stem + ".json") as file:
+            cached = json.load(file)
+        if cached["settings"] == json.loads(json.dumps(settings)):
+            print(f"  cached encoder {stem}.keras ({cached['minutes']:.1f} min of pretraining)", flush=True)
+            return keras.models.load_model(stem + ".keras"), cached["trace"], cached["minutes"]
+        print(f"  {stem}.keras was pretrained with other settings; pretraining again", flush=True)
+    start = time.time()
+    encoder, trace = pretrain_now()
+    minutes = (time.time() - start) / 60
+    os.makedirs(os.path.dirname(stem), exist_ok=True)
+    encoder.save(stem + ".partial.keras")
+    os.replace(stem + ".partial.keras", stem + ".keras")
+    with open(stem + ".json", "w") as file:
+        json.dump({"settings": settings, "trace": trace, "minutes": minutes}, file)
+    return encoder, trace, minutes
+
+
+def evaluate(encoder, arrays, normalization, seed, finetune=True):
     import numpy as np
 
     from keras_dsmae import evaluation
@@ -166,37 +218,59 @@ def evaluate(encoder, arrays, normalization):
     start = time.time()
     scores["knn"] = evaluation.knn_accuracy(encoder, reference, test, k=FLAGS.knn_k, batch_size=512)
     scores["linear"] = evaluation.linear_probe(encoder, reference, test, epochs=FLAGS.linear_epochs,
-                                               batch_size=512, seed=FLAGS.seed)
+                                               batch_size=512, seed=seed)
     print(f"  kNN {scores['knn']:.4f}  linear {scores['linear']:.4f}  ({time.time() - start:.0f} s)", flush=True)
+    if not finetune:
+        return scores
     start = time.time()
     tune = (normalised(arrays["train_images"][:n_tune]), arrays["train_labels"][:n_tune])
     result = evaluation.fine_tune(
         encoder, tune, test, num_classes=10, epochs=FLAGS.finetune_epochs, batch_size=128,
         learning_rate=FLAGS.finetune_learning_rate, warmup_epochs=0.1, mixup_alpha=0.0, cutmix_alpha=0.0,
-        drop_path_rate=0.1, seed=FLAGS.seed, verbose=2,
+        drop_path_rate=0.1, seed=seed, verbose=2,
     )
     scores["finetune"] = result.accuracy
     print(f"  fine-tune {scores['finetune']:.4f}  ({time.time() - start:.0f} s)", flush=True)
     return scores
 
 
+def mean_std(runs, metric):
+    """`(mean, std)` in percent of a metric over the seeds' runs (None if absent)."""
+    import numpy as np
+
+    values = [100 * run["scores"][metric] for run in runs if run["scores"].get(metric) is not None]
+    if not values:
+        return None
+    return float(np.mean(values)), float(np.std(values))
+
+
+def cell(runs, metric):
+    stats = mean_std(runs, metric)
+    if stats is None:
+        return "—"
+    return f"{stats[0]:.1f}%" + (f" ± {stats[1]:.1f}" if len(runs) > 1 else "")
+
+
 def plot(results, path_curves, path_accuracy):
+    import numpy as np
+
     from keras_dsmae.utils.pyplot import pyplot
 
     plt = pyplot()
-    traced = {name: r for name, r in results.items() if r.get("trace")}
+    traced = {name: r for name, r in results.items() if r["runs"][0]["trace"]}
     if traced:
         keys = ["pixel_loss", "feature_loss"]
         figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
         for axis, key in zip(axes, keys):
             for name, r in traced.items():
-                points = [(t["step"], t[key]) for t in r["trace"] if key in t]
+                points = [(t["step"], t[key]) for t in r["runs"][0]["trace"] if key in t]
                 if points:
                     axis.plot(*zip(*points), label=r["label"])
-            axis.set_title(key + " (running mean within each epoch)", fontsize=9)
+            axis.set_title(key + " (running mean within each epoch; first seed)", fontsize=9)
             axis.set_xlabel("training step")
             axis.grid(alpha=0.3)
-            axis.legend(fontsize=7)
+            if axis.get_lines():
+                axis.legend(fontsize=7)
         figure.tight_layout()
         figure.savefig(path_curves, dpi=90)
         plt.close(figure)
@@ -204,12 +278,14 @@ def plot(results, path_curves, path_accuracy):
     metrics = ["knn", "linear", "finetune"]
     width = 0.8 / len(results)
     for i, (name, r) in enumerate(results.items()):
+        stats = [mean_std(r["runs"], m) or (np.nan, 0.0) for m in metrics]
         positions = [m + i * width for m in range(len(metrics))]
-        bars = axis.bar(positions, [100 * r["scores"][m] for m in metrics], width, label=r["label"])
+        bars = axis.bar(positions, [mean for mean, _ in stats], width, yerr=[std for _, std in stats],
+                        label=r["label"], capsize=2)
         axis.bar_label(bars, fmt="%.1f", fontsize=7)
     axis.set_xticks([m + width * (len(results) - 1) / 2 for m in range(len(metrics))])
     axis.set_xticklabels(["kNN", "linear probe", "fine-tune"])
-    axis.set_ylabel("test accuracy (%)")
+    axis.set_ylabel("test accuracy (%), mean ± std over seeds")
     axis.set_ylim(50, 100)
     axis.legend(fontsize=7)
     figure.tight_layout()
@@ -217,54 +293,66 @@ def plot(results, path_curves, path_accuracy):
     plt.close(figure)
 
 
+def run_config(name, seed, arrays, steps_per_epoch):
+    """One config at one seed: `{"seed", "trace", "minutes", "scores"}`."""
+    from keras_dsmae import data
+
+    label, overrides = CONFIGS[name]
+    stream = data.from_arrays(arrays["train_images"], batch_size=FLAGS.batch_size, seed=seed,
+                              crop_scale=(FLAGS.crop_scale_min, 1.0))
+    if overrides == PIXELS:
+        encoder, trace, minutes = pixels_model(), [], 0.0
+    elif overrides is None:
+        encoder, trace, minutes = random_encoder(seed), [], 0.0
+    else:
+        encoder, trace, minutes = cached_pretraining(
+            name, seed, lambda: pretrain(overrides, stream, steps_per_epoch, seed))
+    scores = evaluate(encoder, arrays, stream.normalization, seed, finetune=overrides != PIXELS)
+    return dict(seed=seed, trace=trace, minutes=minutes, scores=scores)
+
+
 def main(argv):
     del argv
     unknown = sorted(set(FLAGS.configs) - set(CONFIGS))
     if unknown:
         raise SystemExit(f"--configs: unknown {unknown}; allowed: {sorted(CONFIGS)}")
+    try:
+        seeds = [int(seed) for seed in FLAGS.seeds]
+    except ValueError:
+        raise SystemExit(f"--seeds must be integers; got {FLAGS.seeds}") from None
     import keras
-
-    from keras_dsmae import data
 
     began = time.time()
     arrays = load_fashion_mnist(FLAGS.data_dir)
-    train_stream = data.from_arrays(
-        arrays["train_images"], batch_size=FLAGS.batch_size, seed=FLAGS.seed,
-        crop_scale=(FLAGS.crop_scale_min, 1.0),
-    )
-    normalization = train_stream.normalization
     steps_per_epoch = len(arrays["train_images"]) // FLAGS.batch_size
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     print(f"Fashion-MNIST benchmark on {keras.backend.backend()}: {FLAGS.epochs} pretraining epochs × "
-          f"{steps_per_epoch} steps; configs {FLAGS.configs}", flush=True)
+          f"{steps_per_epoch} steps; configs {FLAGS.configs}; seeds {seeds}", flush=True)
     results = {}
     for name in FLAGS.configs:
-        label, overrides = CONFIGS[name]
-        print(f"\n== {label} ==", flush=True)
-        start = time.time()
-        if overrides is None:
-            encoder, trace = random_encoder(), []
-        else:
-            encoder, trace = pretrain(overrides, train_stream, steps_per_epoch)
-        pretrain_minutes = (time.time() - start) / 60
-        results[name] = dict(label=label, trace=trace, pretrain_minutes=pretrain_minutes,
-                             scores=evaluate(encoder, arrays, normalization))
+        label = CONFIGS[name][0]
+        results[name] = dict(label=label, runs=[])
+        for seed in seeds:
+            print(f"\n== {label}, seed {seed} ==", flush=True)
+            results[name]["runs"].append(run_config(name, seed, arrays, steps_per_epoch))
     minutes = (time.time() - began) / 60
     header = "| model | kNN (k=%d) | linear probe | fine-tune | pretraining (min) |" % FLAGS.knn_k
     lines = [header, "|---|---|---|---|---|"]
-    for r in results.values():
-        s = r["scores"]
-        lines.append(f"| {r['label']} | {100 * s['knn']:.1f}% | {100 * s['linear']:.1f}% | "
-                     f"{100 * s['finetune']:.1f}% | {r['pretrain_minutes']:.1f} |")
+    for name, r in results.items():
+        pretrained = CONFIGS[name][1] not in (None, PIXELS)
+        pretraining = f"{sum(run['minutes'] for run in r['runs']) / len(r['runs']):.1f}" if pretrained else "—"
+        lines.append(f"| {r['label']} | {cell(r['runs'], 'knn')} | {cell(r['runs'], 'linear')} | "
+                     f"{cell(r['runs'], 'finetune')} | {pretraining} |")
     table = "\n".join(lines)
     command = "python benchmarks/fashion_mnist.py " + " ".join(sys.argv[1:])
     summary = (
         f"{time.strftime('%Y-%m-%d')}, `{command.strip()}`, KERAS_BACKEND={keras.backend.backend()}, "
-        f"{os.cpu_count()} CPU cores, {minutes:.0f} min in all, pretraining in {FLAGS.mixed_precision}. Budget: {FLAGS.epochs} pretraining epochs "
+        f"{os.cpu_count()} CPU cores, {minutes:.0f} min in all (cached encoders are not pretrained again), "
+        f"pretraining in {FLAGS.mixed_precision}. Seeds {seeds} (mean ± std). Budget: {FLAGS.epochs} pretraining epochs "
         f"of 60k images at batch {FLAGS.batch_size}; ViT {FLAGS.encoder_dim}×{FLAGS.encoder_depth}, patch "
         f"{FLAGS.patch_size}; kNN/probe references: first {FLAGS.eval_train_examples} training images; "
         f"fine-tune: {FLAGS.finetune_epochs} epoch(s) on the first {FLAGS.finetune_examples}; "
-        f"test: the 10k test images."
+        f"test: the 10k test images; pretraining minutes: the mean over seeds when it ran."
     )
     print("\n" + summary + "\n\n" + table)
     with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as file:
