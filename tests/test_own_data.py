@@ -311,3 +311,10 @@ def test_installed_probe_and_finetune_commands_on_a_labelled_folder(tmp_path):
                           timeout=600)
     assert tune.returncode == 0, tune.stderr[-3000:]
     assert "fine-tuned test accuracy" in tune.stdout and (tmp_path / "ft" / "classifier.keras").exists()
+
+
+def test_knn_monitor_resizes_its_images_for_an_encoder_of_another_size():
+    monitor = keras_dsmae.callbacks.KNNMonitor.for_dataset(
+        "cifar10", reference_examples=8, query_examples=4, use_synthetic_data=True, image_size=16)
+    assert next(iter(monitor.train_data))[0].shape[1:] == (16, 16, 3)
+    assert next(iter(monitor.val_data))[0].shape[1:] == (16, 16, 3)

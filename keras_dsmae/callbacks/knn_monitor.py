@@ -39,12 +39,14 @@ class KNNMonitor(keras.callbacks.Callback):
 
     @classmethod
     def for_dataset(cls, dataset, *, reference_examples=5000, query_examples=2000, query_split="test",
-                    data_dir=None, use_synthetic_data=False, seed=0, **kwargs):
-        """A monitor on a supported TFDS data set (see `knn_datasets`);
-        `kwargs` go to the constructor (`k`, `every_n_epochs`, ...)."""
+                    data_dir=None, use_synthetic_data=False, seed=0, image_size=None, **kwargs):
+        """A monitor on a supported TFDS data set (see `knn_datasets`), its
+        images resized to `image_size` (default: their own); `kwargs` go to
+        the constructor (`k`, `every_n_epochs`, ...)."""
         references, queries = knn_datasets(
             dataset, reference_examples=reference_examples, query_examples=query_examples,
             query_split=query_split, data_dir=data_dir, use_synthetic_data=use_synthetic_data, seed=seed,
+            image_size=image_size,
         )
         return cls(references, queries, **kwargs)
 

@@ -81,7 +81,7 @@ def _run():
     if FLAGS.knn_every:
         extra.append(KNNMonitor.for_dataset(
             dataset, every_n_epochs=FLAGS.knn_every, data_dir=FLAGS.data_dir,
-            use_synthetic_data=FLAGS.use_synthetic_data, seed=FLAGS.seed,
+            use_synthetic_data=FLAGS.use_synthetic_data, seed=FLAGS.seed, image_size=FLAGS.image_size,
         ))
     run_pretraining(
         dataset,
