@@ -23,6 +23,7 @@ from keras_dsmae.cli.common import (
     run_command,
 )
 from keras_dsmae.data.dataset_names import FORMS, parse_dataset
+from keras_dsmae.data.decoded_files import ON_ERROR
 from keras_dsmae.training.precision import PRECISIONS
 from keras_dsmae.training.pretrain import run_pretraining
 
@@ -45,7 +46,7 @@ def define_pretraining_flags(default_dataset=None):
     flags.DEFINE_integer("image_size", None, "Image side the model takes (crops are resized to it); "
                          "default: the preset's, else the data's own, else 224 for mixed sizes. "
                          "Without --preset it picks one: 32, 96 or 224 have their own.")
-    flags.DEFINE_enum("on_error", "skip", ["skip", "raise"],
+    flags.DEFINE_enum("on_error", "skip", list(ON_ERROR),
                       "Image files that do not decode (folder:): skip them with a warning at "
                       "the end of each epoch, or stop at the first.")
     flags.DEFINE_integer("epochs", 100, "Total epochs (a resumed run continues up to this).")

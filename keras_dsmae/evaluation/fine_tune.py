@@ -8,6 +8,7 @@ import numpy as np
 from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.evaluation.features import check_labels, labels_of
 from keras_dsmae.models.classifier import build_classifier
+from keras_dsmae.models.fit_inputs import with_epoch_length
 from keras_dsmae.optimizers.layerwise_adamw import LayerwiseDecayAdamW
 from keras_dsmae.optimizers.pretraining import NO_WEIGHT_DECAY, scaled_learning_rate
 from keras_dsmae.optimizers.schedules import warmup_cosine_schedule
@@ -74,10 +75,11 @@ def _to_dataset(data, batch_size, training, seed):
             f"batched labelled tf.data.Dataset; got {type(data).__name__}."
         )
     batches = batches_per_epoch(data)
-    hint = getattr(data, "batches_per_epoch", None)  # a streamed folder (files may be skipped)
-    if training and batches is None and hint:
-        return data.repeat(), hint * batch_size, hint
     if training and batches is None:
+        repeated, fit_kwargs = with_epoch_length(data, {})  # a streamed folder (files may be skipped)
+        if "steps_per_epoch" in fit_kwargs:
+            steps = fit_kwargs["steps_per_epoch"]
+            return repeated, steps * batch_size, steps
         raise ValueError(
             "The fine-tuning dataset must have a known, finite number of batches "
             f"(tf.data cardinality {int(data.cardinality())}) to size the learning-rate "

@@ -16,6 +16,7 @@ from keras_dsmae.callbacks.run_checkpoint import RunCheckpoint, TrainingDiverged
 from keras_dsmae.callbacks.skipped_files_report import SkippedFilesReport
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 from keras_dsmae.data.cardinality import batches_per_epoch
+from keras_dsmae.data.decoded_files import ON_ERROR
 from keras_dsmae.models import DSMAE
 from keras_dsmae.optimizers.pretraining import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.plotting import save_history_plot
@@ -116,7 +117,7 @@ def run_pretraining(
     Returns:
         `(model, history)`: the trained `DSMAE` and the `keras.callbacks.History`.
     """
-    validation.check_choice("on_error", on_error, ("skip", "raise"))
+    validation.check_choice("on_error", on_error, ON_ERROR)
     source = data.open_source(dataset, data_dir=data_dir, use_synthetic_data=use_synthetic_data,
                               synthetic_examples=synthetic_examples, on_error=on_error)
     if image_size is not None:
