@@ -29,20 +29,41 @@ import json
 import os
 import sys
 import time
+from typing import Any, NamedTuple
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 from absl import app, flags  # noqa: E402
 
 PIXELS = "pixels"
+
+
+class Config(NamedTuple):
+    label: str
+    overrides: Any  # DSMAE overrides; None = no pretraining; PIXELS = no encoder
+    epochs_scale: float = 1.0  # pretraining epochs = round(--epochs × this)
+
+
 CONFIGS = {
-    # name: (label, DSMAE overrides); None = no pretraining; PIXELS = no encoder
-    "pixels": ("raw pixels", PIXELS),
-    "random": ("random init", None),
-    "mae": ("MAE", dict(noise_std=0.0, loss_weight=0.0)),
-    "dsmae": ("DSD-MAE", dict()),
-    "denoise_mae": ("MAE + noise (no teacher)", dict(loss_weight=0.0)),
-    "teacher_mae": ("MAE + teacher (no noise)", dict(noise_std=0.0)),
+    "pixels": Config("raw pixels", PIXELS),
+    "random": Config("random init", None),
+    "mae": Config("MAE", dict(noise_std=0.0, loss_weight=0.0)),
+    "dsmae": Config("DSD-MAE", dict()),
+    # equal wall time: MAE for as many epochs as DSD-MAE's time buys (--equal_time_factor)
+    "mae_equal_time": Config("MAE, equal wall time", dict(noise_std=0.0, loss_weight=0.0), None),
+    # ablation: one change each against `dsmae`
+    "denoise_mae": Config("MAE + noise (no teacher)", dict(loss_weight=0.0)),
+    "teacher_mae": Config("MAE + teacher (no noise)", dict(noise_std=0.0)),
+    "d2v_targets": Config("DSD-MAE, layer-average targets + MSE",
+                          dict(teacher_view="layer_average", feature_loss="mse")),
+    "lagging_teacher": Config("DSD-MAE, teacher moves every 100 steps (m 0.9)",
+                              dict(teacher_update_every=100, teacher_momentum=0.9)),
+    "weight_warmup": Config("DSD-MAE, weight 0.5 warmed up over 25 %",
+                            dict(loss_weight=0.5, loss_weight_warmup=0.25)),
+    "predictor": Config("DSD-MAE, separate 1-block feature predictor", dict(feature_predictor_depth=1)),
+    "image_regression": Config("DSD-MAE + image-level regression (0.1)", dict(image_loss_weight=0.1)),
+    "image_contrast": Config("DSD-MAE + image-level contrast (0.5)",
+                             dict(image_loss_weight=0.5, image_loss="contrast")),
 }
 
 flags.DEFINE_string("data_dir", "/usr/share/datasets/fashion-mnist", "Folder with the idx .gz files.")
@@ -64,8 +85,12 @@ flags.DEFINE_integer("eval_train_examples", 10000, "Training images used as kNN 
 flags.DEFINE_integer("knn_k", 20, "kNN neighbours.")
 flags.DEFINE_integer("linear_epochs", 50, "Linear-probe epochs (on cached features).")
 flags.DEFINE_integer("finetune_examples", 20000, "Training images for fine-tuning.")
-flags.DEFINE_integer("finetune_epochs", 1, "Fine-tuning epochs.")
+flags.DEFINE_integer("finetune_epochs", 1, "Fine-tuning epochs (0: no fine-tuning).")
 flags.DEFINE_float("finetune_learning_rate", 1e-3, "Base fine-tuning rate (scaled by batch/256).")
+flags.DEFINE_float("equal_time_factor", 1.8,
+                   "Epoch multiplier of `mae_equal_time`: DSD-MAE's pretraining time over MAE's "
+                   "(4.6 / 2.6 min in the 2026-11-30 default run).")
+flags.DEFINE_boolean("evaluate_teacher", True, "Also evaluate the EMA teacher (kNN, linear) of teacher configs.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds; each config is pretrained and evaluated once per seed.")
 flags.DEFINE_enum("mixed_precision", "float32", ["float32", "bfloat16"],
                   "Pretraining precision (bfloat16: mixed_bfloat16); evaluation always runs in float32.")
@@ -112,7 +137,30 @@ def model_config(seed):
     )
 
 
-def pretrain(overrides, train_stream, steps_per_epoch, seed):
+def config_epochs(name):
+    """Pretraining epochs of a config: `--epochs` × its scale."""
+    scale = CONFIGS[name].epochs_scale
+    return max(1, round(FLAGS.epochs * (FLAGS.equal_time_factor if scale is None else scale)))
+
+
+def has_teacher(name):
+    """Whether a pretrained config trains an EMA teacher."""
+    overrides = CONFIGS[name].overrides
+    return bool(overrides.get("loss_weight", FLAGS.loss_weight) or overrides.get("image_loss_weight", 0))
+
+
+def float32_copy(encoder):
+    """The same (float32) weights in a float32 encoder, for evaluation."""
+    import keras_dsmae
+
+    copy = keras_dsmae.models.ViTEncoder.from_config({**encoder.get_config(), "dtype": "float32"})
+    copy.build((None, 28, 28, 1))
+    copy.set_weights(encoder.get_weights())
+    return copy
+
+
+def pretrain(overrides, train_stream, steps_per_epoch, seed, epochs):
+    """`(student encoder, teacher encoder or None, loss trace)` after `epochs`."""
     import keras
 
     import keras_dsmae
@@ -132,22 +180,19 @@ def pretrain(overrides, train_stream, steps_per_epoch, seed):
     keras.utils.set_random_seed(seed)
     keras.config.set_dtype_policy("mixed_bfloat16" if FLAGS.mixed_precision == "bfloat16" else "float32")
     model = keras_dsmae.DSMAE(**{**model_config(seed), **overrides})
-    total = FLAGS.epochs * steps_per_epoch
+    total = epochs * steps_per_epoch
     model.compile(optimizer=pretraining_optimizer(
         FLAGS.learning_rate, FLAGS.batch_size, total, round(FLAGS.warmup_epochs * steps_per_epoch), 0.05))
     trace = LossTrace()
     callbacks = [trace]
     if model.teacher is not None:
         callbacks.append(keras_dsmae.callbacks.TeacherEMA())
-    model.fit(train_stream, epochs=FLAGS.epochs, callbacks=callbacks, verbose=2)
+    model.fit(train_stream, epochs=epochs, callbacks=callbacks, verbose=2)
     keras.config.set_dtype_policy("float32")
-    if FLAGS.mixed_precision == "float32":
-        return model.encoder, trace.trace
-    # Evaluate in float32: the same (float32) weights in a float32 encoder.
-    encoder = keras_dsmae.models.ViTEncoder.from_config({**model.encoder.get_config(), "dtype": "float32"})
-    encoder.build((None, 28, 28, 1))
-    encoder.set_weights(model.encoder.get_weights())
-    return encoder, trace.trace
+    encoders = [model.encoder, model.teacher]
+    if FLAGS.mixed_precision != "float32":
+        encoders = [None if e is None else float32_copy(e) for e in encoders]
+    return encoders[0], encoders[1], trace.trace
 
 
 def random_encoder(seed):
@@ -172,13 +217,13 @@ def pretraining_settings(name, seed):
     keys = ("epochs", "batch_size", "learning_rate", "warmup_epochs", "mask_ratio", "noise_std",
             "loss_weight", "teacher_momentum", "crop_scale_min", "encoder_dim", "encoder_depth",
             "patch_size", "mixed_precision")
-    return {"config": name, "overrides": CONFIGS[name][1], "seed": seed,
-            **{key: FLAGS[key].value for key in keys}}
+    return {"config": name, "overrides": CONFIGS[name].overrides, "seed": seed,
+            **{key: FLAGS[key].value for key in keys}, "epochs": config_epochs(name)}
 
 
 def cached_pretraining(name, seed, pretrain_now):
-    """`(encoder, trace, minutes)` from `<output_dir>/encoders/` when its
-    recorded settings match, else from `pretrain_now()` (then cached)."""
+    """`(encoder, teacher or None, trace, minutes)` from `<output_dir>/encoders/`
+    when its recorded settings match, else from `pretrain_now()` (then cached)."""
     import keras
 
     import keras_dsmae  # noqa: F401  (registers the layers for loading)
@@ -188,19 +233,27 @@ def cached_pretraining(name, seed, pretrain_now):
     if os.path.exists(stem + ".json") and os.path.exists(stem + ".keras"):
         with open(stem + ".json") as file:
             cached = json.load(file)
-        if cached["settings"] == json.loads(json.dumps(settings)):
+        teacher_path = cached.get("teacher")
+        teacher_kept = os.path.exists(teacher_path) if teacher_path else not has_teacher(name)
+        if cached["settings"] == json.loads(json.dumps(settings)) and teacher_kept:
             print(f"  cached encoder {stem}.keras ({cached['minutes']:.1f} min of pretraining)", flush=True)
-            return keras.models.load_model(stem + ".keras"), cached["trace"], cached["minutes"]
+            teacher = keras.models.load_model(teacher_path) if teacher_path else None
+            return keras.models.load_model(stem + ".keras"), teacher, cached["trace"], cached["minutes"]
         print(f"  {stem}.keras was pretrained with other settings; pretraining again", flush=True)
     start = time.time()
-    encoder, trace = pretrain_now()
+    encoder, teacher, trace = pretrain_now()
     minutes = (time.time() - start) / 60
     os.makedirs(os.path.dirname(stem), exist_ok=True)
+    teacher_path = None
+    if teacher is not None:
+        teacher_path = stem + "_teacher.keras"
+        teacher.save(stem + "_teacher.partial.keras")
+        os.replace(stem + "_teacher.partial.keras", teacher_path)
     encoder.save(stem + ".partial.keras")
     os.replace(stem + ".partial.keras", stem + ".keras")
     with open(stem + ".json", "w") as file:
-        json.dump({"settings": settings, "trace": trace, "minutes": minutes}, file)
-    return encoder, trace, minutes
+        json.dump({"settings": settings, "trace": trace, "minutes": minutes, "teacher": teacher_path}, file)
+    return encoder, teacher, trace, minutes
 
 
 def evaluate(encoder, arrays, normalization, seed, finetune=True):
@@ -220,7 +273,7 @@ def evaluate(encoder, arrays, normalization, seed, finetune=True):
     scores["linear"] = evaluation.linear_probe(encoder, reference, test, epochs=FLAGS.linear_epochs,
                                                batch_size=512, seed=seed)
     print(f"  kNN {scores['knn']:.4f}  linear {scores['linear']:.4f}  ({time.time() - start:.0f} s)", flush=True)
-    if not finetune:
+    if not finetune or not FLAGS.finetune_epochs:
         return scores
     start = time.time()
     tune = (normalised(arrays["train_images"][:n_tune]), arrays["train_labels"][:n_tune])
@@ -294,26 +347,33 @@ def plot(results, path_curves, path_accuracy):
 
 
 def run_config(name, seed, arrays, steps_per_epoch):
-    """One config at one seed: `{"seed", "trace", "minutes", "scores"}`."""
+    """One config at one seed: `{"seed", "trace", "minutes", "scores"}`, and
+    the teacher's `{"seed", "trace", "minutes", "scores"}` (or None)."""
     from keras_dsmae import data
 
-    label, overrides = CONFIGS[name]
+    overrides = CONFIGS[name].overrides
     stream = data.from_arrays(arrays["train_images"], batch_size=FLAGS.batch_size, seed=seed,
                               crop_scale=(FLAGS.crop_scale_min, 1.0))
+    teacher = None
     if overrides == PIXELS:
         encoder, trace, minutes = pixels_model(), [], 0.0
     elif overrides is None:
         encoder, trace, minutes = random_encoder(seed), [], 0.0
     else:
-        encoder, trace, minutes = cached_pretraining(
-            name, seed, lambda: pretrain(overrides, stream, steps_per_epoch, seed))
+        encoder, teacher, trace, minutes = cached_pretraining(
+            name, seed, lambda: pretrain(overrides, stream, steps_per_epoch, seed, config_epochs(name)))
     scores = evaluate(encoder, arrays, stream.normalization, seed, finetune=overrides != PIXELS)
-    return dict(seed=seed, trace=trace, minutes=minutes, scores=scores)
+    student_run = dict(seed=seed, trace=trace, minutes=minutes, scores=scores)
+    if teacher is None or not FLAGS.evaluate_teacher:
+        return student_run, None
+    print("  teacher:", flush=True)
+    teacher_scores = evaluate(teacher, arrays, stream.normalization, seed, finetune=False)
+    return student_run, dict(seed=seed, trace=[], minutes=minutes, scores=teacher_scores)
 
 
 def main(argv):
     del argv
-    unknown = sorted(set(FLAGS.configs) - set(CONFIGS))
+    unknown = sorted(set(FLAGS.configs) - set(CONFIGS))  # checked before any work
     if unknown:
         raise SystemExit(f"--configs: unknown {unknown}; allowed: {sorted(CONFIGS)}")
     try:
@@ -330,16 +390,26 @@ def main(argv):
           f"{steps_per_epoch} steps; configs {FLAGS.configs}; seeds {seeds}", flush=True)
     results = {}
     for name in FLAGS.configs:
-        label = CONFIGS[name][0]
-        results[name] = dict(label=label, runs=[])
+        config = CONFIGS[name]
+        pretrained = config.overrides not in (None, PIXELS)
+        epochs = config_epochs(name) if pretrained else 0
+        label = config.label + (f" ({epochs} epochs)" if epochs != FLAGS.epochs and pretrained else "")
+        results[name] = dict(label=label, runs=[], pretrained=pretrained)
+        teacher_runs = []
         for seed in seeds:
             print(f"\n== {label}, seed {seed} ==", flush=True)
-            results[name]["runs"].append(run_config(name, seed, arrays, steps_per_epoch))
+            student_run, teacher_run = run_config(name, seed, arrays, steps_per_epoch)
+            results[name]["runs"].append(student_run)
+            if teacher_run is not None:
+                teacher_runs.append(teacher_run)
+        if teacher_runs:
+            results[name + ":teacher"] = dict(label=label + " — EMA teacher", runs=teacher_runs,
+                                              pretrained=True)
     minutes = (time.time() - began) / 60
     header = "| model | kNN (k=%d) | linear probe | fine-tune | pretraining (min) |" % FLAGS.knn_k
     lines = [header, "|---|---|---|---|---|"]
     for name, r in results.items():
-        pretrained = CONFIGS[name][1] not in (None, PIXELS)
+        pretrained = r["pretrained"]
         pretraining = f"{sum(run['minutes'] for run in r['runs']) / len(r['runs']):.1f}" if pretrained else "—"
         lines.append(f"| {r['label']} | {cell(r['runs'], 'knn')} | {cell(r['runs'], 'linear')} | "
                      f"{cell(r['runs'], 'finetune')} | {pretraining} |")

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import TINY
 from tuning.distributed_loopback import run_loopback
-from keras_dsmae.tuning.hypermodel import DSMAEHyperModel, validate_ranges
+from keras_dsmae.tuning.hypermodel import OBJECTIVE, DSMAEHyperModel, validate_ranges
 from keras_dsmae.tuning.search import build_tuner, run_search
 
 TINY_CIFAR = {**TINY, "image_size": 32, "patch_size": 8}
@@ -61,7 +61,59 @@ def test_hypermodel_uses_the_ranges():
     assert model.get_config()["noise_std"] == pytest.approx(0.1)
     config = hp.get_config()["space"]
     bounds = {c["config"]["name"]: (c["config"]["min_value"], c["config"]["max_value"]) for c in config}
-    assert bounds == {"noise_std": (0.1, 0.2), "mask_ratio": (0.5, 0.95), "loss_weight": (0.0, 2.0)}
+    assert bounds == {"noise_std": (0.1, 0.2), "mask_ratio": (0.5, 0.95), "loss_weight": (0.0, 2.0),
+                      "loss_weight_warmup": (0.0, 0.5), "image_loss_weight": (0.0, 1.0),
+                      "teacher_update_every": (1, 100), "feature_predictor_depth": (0, 2)}
+
+
+def test_the_teacher_knobs_are_searched_and_can_be_fixed():
+    hypermodel = DSMAEHyperModel(
+        "dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_CIFAR,
+        ranges={"feature_predictor_depth": (1, 1), "teacher_update_every": (4, 4)})
+    hp = keras_tuner.HyperParameters()
+    hp.Float("image_loss_weight", 0.0, 1.0, default=0.25)
+    hp.Float("loss_weight", 0.0, 2.0, default=1.0)  # a predictor needs the feature term
+    model = hypermodel.build(hp)
+    config = model.get_config()
+    assert config["feature_predictor_depth"] == 1 and model.feature_predictor is not None
+    assert config["teacher_update_every"] == 4
+    assert config["image_loss_weight"] == pytest.approx(0.25) and model.image_head is not None
+    with pytest.raises(ValueError, match=r"teacher_update_every.*1 <= low <= high.*whole.*\(0, 5\)"):
+        validate_ranges({"teacher_update_every": (0, 5)})
+    with pytest.raises(ValueError, match=r"loss_weight_warmup.*< 1.0.*\(0.1, 1.0\)"):
+        validate_ranges({"loss_weight_warmup": (0.1, 1.0)})
+    with pytest.raises(ValueError, match=r"feature_predictor_depth.*whole.*\(0, 1.5\)"):
+        validate_ranges({"feature_predictor_depth": (0, 1.5)})
+
+
+def test_the_tune_command_takes_ranges_as_json(tmp_path, capsys):
+    from absl import flags
+
+    from keras_dsmae.tuning import search
+
+    def tune(ranges):
+        flags.FLAGS.unparse_flags()  # another test of this process may have parsed them
+        argv = ["keras-dsmae-tune", "--use_synthetic_data", "--epochs=1", "--steps_per_epoch=1",
+                "--batch_size=8", "--knn_reference_examples=32", "--knn_query_examples=16",
+                "--max_trials=1", f"--directory={tmp_path}", f"--model_overrides={json.dumps(TINY_CIFAR)}",
+                f"--ranges={ranges}"]
+        try:
+            with pytest.raises(SystemExit) as finished:
+                search.main(argv)
+        finally:
+            flags.FLAGS.unparse_flags()
+        return finished.value.code
+
+    assert tune('{"loss_weight": [0.5, 1.0], "feature_predictor_depth": [1, 1]}') in (0, None)
+    trial = next(iter(keras_tuner.RandomSearch(
+        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_CIFAR), objective=OBJECTIVE,
+        directory=str(tmp_path), project_name="dsmae_cifar10", overwrite=False).oracle.trials.values()))
+    assert trial.hyperparameters.values["feature_predictor_depth"] == 1
+    assert 0.5 <= trial.hyperparameters.values["loss_weight"] <= 1.0
+    assert tune('{"teacher_update_every": [0, 4]}') == 1
+    assert "teacher_update_every" in capsys.readouterr().err
+    assert tune("[1, 2]") not in (0, None)
+    assert "--ranges must be a JSON object" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -37,6 +37,11 @@ from tests.conftest import tiny_model
         ({"mask_ratio": 0.99}, ["mask_ratio", "0.99", "16 patches"]),
         ({"pixel_loss_weight": 0.0, "loss_weight": 0.0}, ["pixel_loss_weight", "loss_weight"]),
         ({"contrast_temperature": 0.0}, ["contrast_temperature", "0.0"]),
+        ({"teacher_update_every": 0}, ["teacher_update_every", "0", ">= 1"]),
+        ({"loss_weight_warmup": 1.0}, ["loss_weight_warmup", "1.0", "[0, 1)"]),
+        ({"feature_predictor_depth": -1}, ["feature_predictor_depth", "-1", ">= 0"]),
+        ({"image_loss_weight": -0.5}, ["image_loss_weight", "-0.5", "[0, inf)"]),
+        ({"image_loss": "cosine"}, ["image_loss", "'cosine'", "'regression'", "'contrast'"]),
         ({"norm_pix_loss": "yes"}, ["norm_pix_loss", "'yes'"]),
     ],
 )

@@ -1,5 +1,5 @@
-"""KerasTuner search over DSD-MAE's noise_std, mask_ratio and loss_weight
-(the same as the installed `keras-dsmae-tune`; flags: --helpfull).
+"""KerasTuner search over DSD-MAE's noise_std, mask_ratio, loss_weight and
+teacher knobs (the same as the installed `keras-dsmae-tune`; flags: --helpfull).
 
     python tuning/search.py --dataset=cifar100 --tuner=bayesian --max_trials=20 --epochs=20
     python tuning/search.py --use_synthetic_data --max_trials=2 --epochs=1 --steps_per_epoch=2

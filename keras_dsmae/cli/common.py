@@ -47,18 +47,23 @@ def define_distribution_flag():
                  "data_parallel (JAX). --batch_size is the global batch.")
 
 
-def parse_model_overrides(text):
-    """A `--model_overrides` JSON object → dict (None when empty); a
-    `UsageError` naming the flag when it is not a JSON object."""
+def parse_json_object(text, flag="model_overrides"):
+    """A JSON-object flag (`--model_overrides`, `--ranges`) → dict (None
+    when empty); a `UsageError` naming the flag when it is not a JSON object."""
     if not text:
         return None
     try:
-        overrides = json.loads(text)
+        parsed = json.loads(text)
     except json.JSONDecodeError as error:
-        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r} ({error}).")
-    if not isinstance(overrides, dict):
-        raise app.UsageError(f"--model_overrides must be a JSON object; got {text!r}.")
-    return overrides
+        raise app.UsageError(f"--{flag} must be a JSON object; got {text!r} ({error}).")
+    if not isinstance(parsed, dict):
+        raise app.UsageError(f"--{flag} must be a JSON object; got {text!r}.")
+    return parsed
+
+
+def parse_model_overrides(text):
+    """`--model_overrides` → dict or None (see `parse_json_object`)."""
+    return parse_json_object(text, "model_overrides")
 
 
 IMAGENET = Normalization((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))

@@ -11,6 +11,7 @@ from keras_dsmae.losses.functions import (
 from keras_dsmae.losses.terms import (
     ContrastTerm,
     FeatureDistillationTerm,
+    ImageLevelTerm,
     LossInputs,
     LossTerm,
     PixelReconstructionTerm,
@@ -20,6 +21,7 @@ __all__ = [
     "FEATURE_LOSSES",
     "ContrastTerm",
     "FeatureDistillationTerm",
+    "ImageLevelTerm",
     "LossInputs",
     "LossTerm",
     "PixelReconstructionTerm",

@@ -36,8 +36,13 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     teacher's momentum on a cosine schedule over the run.
 
     Loss = `pixel_loss_weight` × pixel + `loss_weight` × feature
-    (+ `contrast_weight` × InfoNCE of two views), each logged as a metric:
-    `pixel_loss`, `feature_loss`, `contrast_loss`.
+    (+ `image_loss_weight` × image-level teacher term, + `contrast_weight` ×
+    InfoNCE of two views), each logged as a metric: `pixel_loss`,
+    `feature_loss`, `image_loss`, `contrast_loss`; with a feature term also
+    `target_std` and `prediction_std` (spread across tokens; falls towards 0
+    on collapse). The teacher terms ramp up linearly from 0 over the first
+    `loss_weight_warmup` of the teacher's schedule (which `TeacherEMA` sets
+    to the length of the `fit` run).
 
     Configurations (see `keras_dsmae.presets`): DSD-MAE (default); MAE
     (`noise_std=0, loss_weight=0`: no teacher); SdAE-style
@@ -62,6 +67,16 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             `"masked"` (with `num_folds`) or `"layer_average"`.
         num_folds: folds of the masked patches for `teacher_view="masked"`.
         teacher_momentum, teacher_momentum_end: EMA momentum schedule, [0, 1].
+        teacher_update_every: the teacher moves every this many steps, >= 1
+            (a lagging teacher; each move uses that step's momentum).
+        loss_weight_warmup: fraction of the run, in [0, 1), over which the
+            teacher terms' weights ramp linearly from 0 (0: no warm-up).
+        feature_predictor_depth: 0 = the pixel decoder's last layer also
+            predicts the features; >= 1 = a separate predictor of this many
+            blocks at encoder width (BootMAE, data2vec 2.0).
+        image_loss_weight: weight of the image-level teacher term, >= 0.
+        image_loss: `"regression"` (pooled student → mean teacher target,
+            MSE) or `"contrast"` (InfoNCE against the other images).
         contrast_temperature: InfoNCE temperature, > 0.
         seed: optional int; masks, noise and drop path reproduce with it.
 
@@ -71,8 +86,10 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     Returns:
         dict with `"mask"` `(B', N)` (1 = hidden), `"ids_shuffle"` `(B', N)`,
         `"pixels"` `(B', N, p*p*C)` with a pixel head, `"features"`
-        `(B', N, encoder_dim)` with a teacher, `"embedding"` `(B',
-        encoder_dim)` with two views; `B' = B`, or `2B` with two views.
+        `(B', N, encoder_dim)` with a feature term, `"embedding"` `(B',
+        encoder_dim)` (mean of the visible encoded tokens) with two views or
+        an image term, `"image_prediction"` `(B', encoder_dim)` with an image
+        term; `B' = B`, or `2B` with two views.
     """
 
     def __init__(self, image_size=32, patch_size=4, num_channels=3, encoder_dim=192,
@@ -81,8 +98,9 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
                  mask_ratio=0.75, noise_std=0.25, pixel_loss_weight=1.0, loss_weight=1.0,
                  norm_pix_loss=True, denoise_visible=False, feature_loss="cosine",
                  teacher_view="full", num_folds=1, teacher_momentum=0.996,
-                 teacher_momentum_end=1.0, contrast_weight=0.0, contrast_temperature=0.2,
-                 seed=None, **kwargs):
+                 teacher_momentum_end=1.0, teacher_update_every=1, loss_weight_warmup=0.0,
+                 feature_predictor_depth=0, image_loss_weight=0.0, image_loss="regression",
+                 contrast_weight=0.0, contrast_temperature=0.2, seed=None, **kwargs):
         super().__init__(**kwargs)
         settings = method_settings.check(locals())
         self.settings = settings
@@ -102,19 +120,33 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         self.masking = RandomMasking(
             settings["mask_ratio"], seed=method_settings.offset_seed(seed, 1), dtype=policy, name="masking"
         )
+        separate_predictor = settings["loss_weight"] and settings["feature_predictor_depth"]
         self.decoder = MaskedDecoder(
             self.encoder.grid_size, decoder_dim=decoder_dim, depth=decoder_depth,
             num_heads=decoder_heads,
             pixel_dim=self.encoder.patch_dim if settings["pixel_loss_weight"] else 0,
-            feature_dim=encoder_dim if settings["loss_weight"] else 0,
+            feature_dim=encoder_dim if settings["loss_weight"] and not separate_predictor else 0,
             num_prefix_tokens=self.encoder.num_prefix_tokens, mlp_ratio=mlp_ratio,
             dtype=policy, name="decoder",
         )
+        self.feature_predictor = None
+        if separate_predictor:
+            self.feature_predictor = MaskedDecoder(
+                self.encoder.grid_size, decoder_dim=encoder_dim,
+                depth=settings["feature_predictor_depth"], num_heads=encoder_heads,
+                pixel_dim=0, feature_dim=encoder_dim,
+                num_prefix_tokens=self.encoder.num_prefix_tokens, mlp_ratio=mlp_ratio,
+                dtype=policy, name="feature_predictor",
+            )
+        self.image_head = None
+        if settings["image_loss_weight"]:
+            self.image_head = keras.layers.Dense(encoder_dim, dtype=policy, name="image_head")
         self.ema_teacher = None
-        if settings["loss_weight"]:
+        if method_settings.has_teacher(settings):
             self.ema_teacher = EMATeacher(
                 self.encoder.get_config(), settings["teacher_momentum"],
-                settings["teacher_momentum_end"], dtype=policy, name="ema_teacher",
+                settings["teacher_momentum_end"], settings["teacher_update_every"],
+                dtype=policy, name="ema_teacher",
             )
         self.loss_terms = method_settings.loss_terms(settings)
         self.num_views = 2 if settings["contrast_weight"] else 1
@@ -129,7 +161,12 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         if self.built:
             return
         self.encoder.build(input_shape)
-        self.decoder.build((None, None, self.encoder.hidden_dim))
+        encoded_shape = (None, None, self.encoder.hidden_dim)
+        self.decoder.build(encoded_shape)
+        if self.feature_predictor is not None:
+            self.feature_predictor.build(encoded_shape)
+        if self.image_head is not None:
+            self.image_head.build((None, self.encoder.hidden_dim))
         if self.ema_teacher is not None:
             self.ema_teacher.build(input_shape)
             self.ema_teacher.copy_from(self.encoder)
@@ -145,9 +182,13 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         masked = self.masking(self.encoder.embed(corrupted))
         encoded = self.encoder.encode_tokens(masked["visible"], training=training)
         outputs = self.decoder(encoded, masked["ids_restore"], training=training)
+        if self.feature_predictor is not None:
+            outputs.update(self.feature_predictor(encoded, masked["ids_restore"], training=training))
         outputs.update(mask=masked["mask"], ids_shuffle=masked["ids_shuffle"])
-        if self.num_views == 2:
+        if self.num_views == 2 or self.image_head is not None:
             outputs["embedding"] = mean_pool(encoded, self.encoder.num_prefix_tokens)
+        if self.image_head is not None:
+            outputs["image_prediction"] = self.image_head(outputs["embedding"])
         outputs["corrupted_patches"] = corrupted
         return outputs
 
@@ -196,6 +237,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             outputs=y_pred, clean_patches=ops.cast(self.encoder.patchify(x), "float32"),
             num_views=self.num_views, num_visible=self.num_visible,
             teacher_targets=self._teacher_targets if self.teacher is not None else None,
+            teacher_scale=self.teacher_loss_scale(),
         )
         total = ops.zeros((), "float32")
         for term in self.loss_terms:
@@ -203,6 +245,15 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         if self.losses:
             total = total + ops.cast(ops.sum(self.losses), "float32")
         return scale_loss_for_replicas(total)
+
+    def teacher_loss_scale(self):
+        """Multiplier of the teacher terms' weights: the linear warm-up from
+        0 to 1 over the first `loss_weight_warmup` of the teacher's schedule
+        (a float32 scalar), or 1.0 without warm-up or teacher."""
+        warmup = self.settings["loss_weight_warmup"]
+        if self.ema_teacher is None or not warmup:
+            return 1.0
+        return ops.minimum(self.ema_teacher.progress() / warmup, 1.0)
 
     def _teacher_targets(self, clean_patches, ids_masked):
         return self.teacher_target(self.teacher, clean_patches, ids_masked, self.num_views)

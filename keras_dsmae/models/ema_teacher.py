@@ -31,13 +31,19 @@ class EMATeacher(keras.layers.Layer):
         student_config: `ViTEncoder.get_config()` of the student.
         momentum_start: momentum `m` at the start of the schedule, in [0, 1].
         momentum_end: momentum at its end, in [0, 1].
+        update_every: the teacher moves on every `update_every`-th step only
+            (SdAE-style lagging teacher; 1 = every step). The momentum
+            schedule still counts every step, so with `update_every=k` each
+            update uses the momentum of the step it happens at.
 
     The teacher encoder itself is `self.encoder`; the teacher-target
     strategies (`keras_dsmae.models.teacher_targets`) run it.
     """
 
-    def __init__(self, student_config, momentum_start=0.996, momentum_end=1.0, **kwargs):
+    def __init__(self, student_config, momentum_start=0.996, momentum_end=1.0, update_every=1,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.update_every = validation.check_int("teacher_update_every", update_every, minimum=1)
         self.student_config = dict(student_config)
         config = {**self.student_config, "name": "teacher", "drop_path_rate": 0.0}
         self.encoder = ViTEncoder.from_config({**config, "dtype": self.dtype_policy})
@@ -103,17 +109,29 @@ class EMATeacher(keras.layers.Layer):
         """`momentum()` as a Python float."""
         return float(ops.convert_to_numpy(self.momentum()))
 
+    def progress(self):
+        """`step / total_steps` of the schedule, clipped to [0, 1]; 1 when no
+        schedule was set (a backend float32 scalar). The loss-weight warm-up
+        of `DSMAE` follows it."""
+        total = self.total_steps.value
+        fraction = ops.cast(self.step.value, "float32") / ops.maximum(total, 1.0)
+        return ops.where(total > 0.0, ops.clip(fraction, 0.0, 1.0), 1.0)
+
     def update(self, student):
         """One EMA step θ_T ← m·θ_T + (1−m)·θ_S in float32, then `step += 1`
         (on PyTorch one fused `_foreach_lerp_` over all weights, see
-        `keras_dsmae.utils.backend_kernels`).
+        `keras_dsmae.utils.backend_kernels`). On a step that is not a
+        multiple of `update_every` the teacher stays as it is (m = 1).
 
         At `step == 0` it is a plain copy (m = 0), so the teacher starts as
         the student even if the student's weights were changed after
         construction. `DSMAE` calls it inside its compiled training step.
         """
         step = self.step.value
-        momentum = ops.where(step == 0, 0.0, self.momentum())
+        momentum = self.momentum()
+        if self.update_every > 1:
+            momentum = ops.where(step % self.update_every == 0, momentum, 1.0)
+        momentum = ops.where(step == 0, 0.0, momentum)
         teacher_weights, student_weights = zip(*self.weight_pairs(student))
         moving_average(list(teacher_weights), list(student_weights), momentum)
         self.step.assign(step + 1)
@@ -146,4 +164,5 @@ class EMATeacher(keras.layers.Layer):
             "student_config": self.student_config,
             "momentum_start": float(ops.convert_to_numpy(self.momentum_start.value)),
             "momentum_end": float(ops.convert_to_numpy(self.momentum_end.value)),
+            "update_every": self.update_every,
         }

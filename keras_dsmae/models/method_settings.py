@@ -16,7 +16,9 @@ ENCODER_ARGUMENTS = (
 METHOD_ARGUMENTS = (
     "mask_ratio", "noise_std", "pixel_loss_weight", "loss_weight", "norm_pix_loss",
     "denoise_visible", "feature_loss", "teacher_view", "num_folds", "teacher_momentum",
-    "teacher_momentum_end", "contrast_weight", "contrast_temperature", "seed",
+    "teacher_momentum_end", "teacher_update_every", "loss_weight_warmup",
+    "feature_predictor_depth", "image_loss_weight", "image_loss", "contrast_weight",
+    "contrast_temperature", "seed",
 )
 ARGUMENTS = ENCODER_ARGUMENTS + METHOD_ARGUMENTS + ("name", "dtype")
 
@@ -45,13 +47,22 @@ def check(arguments):
             "mask_ratio", a["mask_ratio"], 0.0, 1.0, low_open=True, high_open=True),
         "noise_std": validation.check_float("noise_std", a["noise_std"], low=0.0),
     }
-    for name in ("pixel_loss_weight", "loss_weight", "contrast_weight"):
+    for name in ("pixel_loss_weight", "loss_weight", "contrast_weight", "image_loss_weight"):
         settings[name] = validation.check_float(name, a[name], low=0.0)
     if settings["pixel_loss_weight"] == 0 and settings["loss_weight"] == 0:
         raise ValueError(
             "At least one of `pixel_loss_weight` and `loss_weight` must be > 0; "
             "got pixel_loss_weight=0 and loss_weight=0."
         )
+    settings.update(
+        teacher_update_every=validation.check_int(
+            "teacher_update_every", a["teacher_update_every"], minimum=1),
+        loss_weight_warmup=validation.check_float(
+            "loss_weight_warmup", a["loss_weight_warmup"], 0.0, 1.0, high_open=True),
+        feature_predictor_depth=validation.check_int(
+            "feature_predictor_depth", a["feature_predictor_depth"], minimum=0),
+        image_loss=validation.check_choice("image_loss", a["image_loss"], losses.ImageLevelTerm.KINDS),
+    )
     settings.update(
         contrast_temperature=validation.check_float(
             "contrast_temperature", a["contrast_temperature"], low=0.0, low_open=True),
@@ -68,9 +79,14 @@ def check(arguments):
     return settings
 
 
+def has_teacher(settings):
+    """Whether the settings need an EMA teacher (a feature or image term)."""
+    return bool(settings["loss_weight"] or settings["image_loss_weight"])
+
+
 def loss_terms(settings):
     """The loss terms whose weight is > 0, in the order they are summed:
-    pixel reconstruction, feature distillation, contrast."""
+    pixel reconstruction, feature distillation, image level, contrast."""
     terms = []
     if settings["pixel_loss_weight"]:
         terms.append(losses.PixelReconstructionTerm(
@@ -79,6 +95,10 @@ def loss_terms(settings):
     if settings["loss_weight"]:
         terms.append(losses.FeatureDistillationTerm(
             settings["loss_weight"], settings["feature_loss"], name="feature_distillation"))
+    if settings["image_loss_weight"]:
+        terms.append(losses.ImageLevelTerm(
+            settings["image_loss_weight"], settings["image_loss"], settings["contrast_temperature"],
+            name="image_level"))
     if settings["contrast_weight"]:
         terms.append(losses.ContrastTerm(
             settings["contrast_weight"], settings["contrast_temperature"], name="contrast"))

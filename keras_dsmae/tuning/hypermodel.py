@@ -11,13 +11,39 @@ DEFAULT_RANGES = {
     "noise_std": (0.0, 0.5),
     "mask_ratio": (0.5, 0.95),
     "loss_weight": (0.0, 2.0),
+    "loss_weight_warmup": (0.0, 0.5),
+    "image_loss_weight": (0.0, 1.0),
+    "teacher_update_every": (1, 100),
+    "feature_predictor_depth": (0, 2),
 }
+# What each range may span: (floor, ceiling or None, floor allowed, integer knob).
+LIMITS = {
+    "noise_std": (0.0, None, True, False),
+    "mask_ratio": (0.0, 1.0, False, False),
+    "loss_weight": (0.0, None, True, False),
+    "loss_weight_warmup": (0.0, 1.0, True, False),
+    "image_loss_weight": (0.0, None, True, False),
+    "teacher_update_every": (1, None, True, True),
+    "feature_predictor_depth": (0, None, True, True),
+}
+
+
+def hyperparameter(hp, name, low, high):
+    """The tuned value of `name` in [low, high]: `hp.Int` for the integer
+    knobs (the update interval on a log scale), `hp.Float` otherwise."""
+    if low == high:
+        return hp.Fixed(name, low)
+    if LIMITS[name][3]:
+        sampling = "log" if name == "teacher_update_every" and high > low else "linear"
+        return hp.Int(name, int(low), int(high), sampling=sampling)
+    return hp.Float(name, low, high)
 
 
 class DSMAEHyperModel(keras_tuner.HyperModel):
     """Builds `DSMAE.from_preset(preset)` with tuned `noise_std`,
-    `mask_ratio` and `loss_weight`; everything else is fixed by the preset
-    and `model_overrides`.
+    `mask_ratio`, `loss_weight`, `loss_weight_warmup`, `image_loss_weight`,
+    `teacher_update_every` and `feature_predictor_depth` (`DEFAULT_RANGES`);
+    everything else is fixed by the preset and `model_overrides`.
 
     The score is `val_knn_accuracy`, logged by a `KNNMonitor` on labelled
     held-out data after every epoch (direction: max). The pretraining loss is
@@ -29,7 +55,8 @@ class DSMAEHyperModel(keras_tuner.HyperModel):
         knn_train, knn_val: labelled reference and query data for the monitor
             (`(images, labels)` arrays or labelled `tf.data.Dataset`s).
         ranges: `{name: (low, high)}` overriding `DEFAULT_RANGES` for any of
-            "noise_std", "mask_ratio", "loss_weight".
+            its names; `(value, value)` fixes a knob (e.g.
+            `{"feature_predictor_depth": (0, 0)}`).
         learning_rate: AdamW rate.
         weight_decay: AdamW weight decay.
         knn_k: neighbours of the kNN monitor.
@@ -57,13 +84,11 @@ class DSMAEHyperModel(keras_tuner.HyperModel):
             )
         # One build at the ranges' midpoints: a setting that cannot make a
         # model fails here, before any trial, with the model's own error.
-        middle = {name: (low + high) / 2 for name, (low, high) in self.ranges.items()}
+        middle = {name: type(low)((low + high) / 2) for name, (low, high) in self.ranges.items()}
         keras_dsmae.DSMAE.from_preset(preset, **self.model_overrides, **middle)
 
     def build(self, hp):
-        tuned = {
-            name: hp.Float(name, low, high) for name, (low, high) in self.ranges.items()
-        }
+        tuned = {name: hyperparameter(hp, name, low, high) for name, (low, high) in self.ranges.items()}
         model = keras_dsmae.DSMAE.from_preset(self.preset, **self.model_overrides, **tuned)
         model.compile(optimizer=keras.optimizers.AdamW(
             self.learning_rate, weight_decay=self.weight_decay, beta_2=0.95))
@@ -80,19 +105,25 @@ class DSMAEHyperModel(keras_tuner.HyperModel):
 def validate_ranges(ranges):
     """Merge `ranges` into `DEFAULT_RANGES`, checking names and bounds."""
     merged = dict(DEFAULT_RANGES)
-    limits = {"noise_std": (0.0, None), "mask_ratio": (0.0, 1.0), "loss_weight": (0.0, None)}
     for name, bounds in (ranges or {}).items():
         if name not in DEFAULT_RANGES:
             raise ValueError(
                 f"`ranges` keys must be among {sorted(DEFAULT_RANGES)}; got {name!r}."
             )
+        if (not isinstance(bounds, (tuple, list)) or len(bounds) != 2
+                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)):
+            raise ValueError(f"`ranges[{name!r}]` must be a (low, high) pair of numbers; got {bounds!r}.")
         low, high = bounds
-        floor, ceiling = limits[name]
-        if not (low < high) or low < floor or (ceiling is not None and high >= ceiling) \
-                or (name == "mask_ratio" and low <= 0.0):
-            allowed = f"{floor} <= low < high" + (f" < {ceiling}" if ceiling else "")
-            if name == "mask_ratio":
-                allowed = "0 < low < high < 1"
+        floor, ceiling, floor_allowed, integer = LIMITS[name]
+        fixed_allowed = name not in ("noise_std", "mask_ratio", "loss_weight")
+        in_order = low <= high if fixed_allowed else low < high
+        above_floor = low >= floor if floor_allowed else low > floor
+        below_ceiling = ceiling is None or high < ceiling
+        whole = not integer or (float(low).is_integer() and float(high).is_integer())
+        if not (in_order and above_floor and below_ceiling and whole):
+            allowed = (f"{floor} {'<=' if floor_allowed else '<'} low {'<=' if fixed_allowed else '<'} high"
+                       + (f" < {ceiling}" if ceiling is not None else "")
+                       + (", whole numbers" if integer else ""))
             raise ValueError(f"`ranges[{name!r}]` must satisfy {allowed}; got {bounds}.")
-        merged[name] = (float(low), float(high))
+        merged[name] = (int(low), int(high)) if integer else (float(low), float(high))
     return merged

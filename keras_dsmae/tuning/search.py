@@ -1,4 +1,6 @@
-"""KerasTuner search over DSD-MAE's noise_std, mask_ratio and loss_weight,
+"""KerasTuner search over DSD-MAE's noise_std, mask_ratio, loss_weight and
+teacher knobs (`tuning.hypermodel.DEFAULT_RANGES`; narrow or fix them with
+--ranges='{"feature_predictor_depth": [0, 0]}'),
 scored by kNN accuracy on held-out labelled training images; the command
 `keras-dsmae-tune` (installed) and `python tuning/search.py`.
 
@@ -22,6 +24,7 @@ from keras_dsmae.cli.common import (
     define_distribution_flag,
     define_model_flags,
     exit_on_failure,
+    parse_json_object,
     parse_model_overrides,
     run_command,
 )
@@ -29,7 +32,7 @@ from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.data.knn_datasets import knn_datasets
 from keras_dsmae.training.distribution import resolve_distribution
 from keras_dsmae.utils import validation
-from keras_dsmae.tuning.hypermodel import OBJECTIVE, DSMAEHyperModel
+from keras_dsmae.tuning.hypermodel import DEFAULT_RANGES, OBJECTIVE, DSMAEHyperModel
 from keras_dsmae.tuning.report import format_trial_table, plot_objective, trial_rows
 
 TUNERS = ("random", "bayesian", "hyperband")
@@ -52,6 +55,9 @@ def define_tuning_flags():
     flags.DEFINE_integer("knn_query_examples", 2000, "Held-out labelled training images scored.")
     flags.DEFINE_string("directory", "runs/tuning", "KerasTuner directory (resume: same directory).")
     flags.DEFINE_string("project_name", None, "Default: dsmae_<dataset>.")
+    flags.DEFINE_string("ranges", None, 'JSON {name: [low, high]} narrowing the searched ranges, e.g. '
+                        '\'{"mask_ratio": [0.6, 0.9], "feature_predictor_depth": [0, 0]}\' '
+                        f"(names: {', '.join(DEFAULT_RANGES)}).")
 
 
 def build_tuner(hypermodel, tuner, max_trials, epochs, directory, project_name, seed,
@@ -146,11 +152,11 @@ def _search(argv):
         knn_query_examples=FLAGS.knn_query_examples, directory=FLAGS.directory,
         project_name=FLAGS.project_name, use_synthetic_data=FLAGS.use_synthetic_data,
         data_dir=FLAGS.data_dir, seed=FLAGS.seed, model_overrides=parse_model_overrides(FLAGS.model_overrides),
-        distribution=FLAGS.distribution,
+        ranges=parse_json_object(FLAGS.ranges, "ranges"), distribution=FLAGS.distribution,
     ))
 
 
-def main():
-    """`keras-dsmae-tune` and `python tuning/search.py`."""
+def main(argv=None):
+    """`keras-dsmae-tune` and `python tuning/search.py` (`argv`: default `sys.argv`)."""
     define_tuning_flags()
-    run_command(_search)
+    run_command(_search, argv)

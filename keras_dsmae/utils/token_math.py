@@ -47,3 +47,17 @@ def mean_pool(tokens, num_prefix_tokens=0):
         `(B, D)`.
     """
     return ops.mean(tokens[:, num_prefix_tokens:], axis=1)
+
+
+def spread_across_tokens(tokens):
+    """Standard deviation of each feature across all tokens, averaged over
+    features: data2vec's collapse check (0 when every token is the same).
+
+    Args:
+        tokens: `(B, M, D)` or `(B, D)` floats.
+
+    Returns:
+        float32 scalar.
+    """
+    flat = ops.reshape(ops.cast(tokens, "float32"), (-1, ops.shape(tokens)[-1]))
+    return ops.mean(ops.sqrt(ops.var(flat, axis=0) + 1e-6))
