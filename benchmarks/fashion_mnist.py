@@ -64,6 +64,13 @@ CONFIGS = {
     "image_regression": Config("DSD-MAE + image-level regression (0.1)", dict(image_loss_weight=0.1)),
     "image_contrast": Config("DSD-MAE + image-level contrast (0.5)",
                              dict(image_loss_weight=0.5, image_loss="contrast")),
+    # MV-MAE: pixel reconstruction of two views + InfoNCE of their pooled encodings
+    "mvmae_crops": Config("MV-MAE, two crops (contrast 0.1)",
+                          dict(noise_std=0.0, loss_weight=0.0, contrast_weight=0.1, contrast_views="crops")),
+    "mvmae_masks": Config("MV-MAE, two masks of one crop (contrast 0.1)",
+                          dict(noise_std=0.0, loss_weight=0.0, contrast_weight=0.1)),
+    "dsmae_crops": Config("DSD-MAE + two-crop contrast (0.1)",
+                          dict(contrast_weight=0.1, contrast_views="crops")),
 }
 
 flags.DEFINE_string("data_dir", "/usr/share/datasets/fashion-mnist", "Folder with the idx .gz files.")

@@ -42,6 +42,7 @@ from tests.conftest import tiny_model
         ({"feature_predictor_depth": -1}, ["feature_predictor_depth", "-1", ">= 0"]),
         ({"image_loss_weight": -0.5}, ["image_loss_weight", "-0.5", "[0, inf)"]),
         ({"image_loss": "cosine"}, ["image_loss", "'cosine'", "'regression'", "'contrast'"]),
+        ({"contrast_views": "crop"}, ["contrast_views", "'crop'", "'masks'", "'crops'"]),
         ({"norm_pix_loss": "yes"}, ["norm_pix_loss", "'yes'"]),
     ],
 )

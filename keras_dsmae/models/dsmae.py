@@ -13,6 +13,7 @@ from keras_dsmae import losses, presets
 from keras_dsmae.layers.masking import RandomMasking, num_visible_patches
 from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.patching import unpatchify
+from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
 from keras_dsmae.models import fit_inputs, method_settings
 from keras_dsmae.models.compat import Version01Compatibility
 from keras_dsmae.models.decoder import MaskedDecoder
@@ -47,7 +48,9 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     Configurations (see `keras_dsmae.presets`): DSD-MAE (default); MAE
     (`noise_std=0, loss_weight=0`: no teacher); SdAE-style
     (`teacher_view="masked", num_folds=F, pixel_loss_weight=0`); MV-MAE-style
-    (`contrast_weight > 0`: two masked views per image); data2vec-style
+    (`contrast_weight > 0`: two views per image, two random resized crops
+    with `contrast_views="crops"` as in the paper, or two masks of one
+    image with `"masks"`); data2vec-style
     targets (`teacher_view="layer_average"`).
 
     Args:
@@ -78,6 +81,11 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         image_loss: `"regression"` (pooled student → mean teacher target,
             MSE) or `"contrast"` (InfoNCE against the other images).
         contrast_temperature: InfoNCE temperature, > 0.
+        contrast_views: the two views of the contrast term: `"masks"` (two
+            masks and noise draws of the same image) or `"crops"` (the image
+            and a random resized crop of it, area 35–100 %, flipped half the
+            time, each with its own mask; every term then treats the two
+            views as two images).
         seed: optional int; masks, noise and drop path reproduce with it.
 
     Call arguments:
@@ -89,7 +97,8 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         `(B', N, encoder_dim)` with a feature term, `"embedding"` `(B',
         encoder_dim)` (mean of the visible encoded tokens) with two views or
         an image term, `"image_prediction"` `(B', encoder_dim)` with an image
-        term; `B' = B`, or `2B` with two views.
+        term, `"clean_patches"` `(B', N, p*p*C)` with `contrast_views="crops"`;
+        `B' = B`, or `2B` with two views.
     """
 
     def __init__(self, image_size=32, patch_size=4, num_channels=3, encoder_dim=192,
@@ -100,7 +109,8 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
                  teacher_view="full", num_folds=1, teacher_momentum=0.996,
                  teacher_momentum_end=1.0, teacher_update_every=1, loss_weight_warmup=0.0,
                  feature_predictor_depth=0, image_loss_weight=0.0, image_loss="regression",
-                 contrast_weight=0.0, contrast_temperature=0.2, seed=None, **kwargs):
+                 contrast_weight=0.0, contrast_temperature=0.2, contrast_views="masks", seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         settings = method_settings.check(locals())
         self.settings = settings
@@ -150,6 +160,10 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             )
         self.loss_terms = method_settings.loss_terms(settings)
         self.num_views = 2 if settings["contrast_weight"] else 1
+        self.view_crop = None
+        if self.num_views == 2 and settings["contrast_views"] == "crops":
+            self.view_crop = RandomResizedCrop(
+                seed=method_settings.offset_seed(seed, 2), dtype=policy, name="view_crop")
         self.build((None, *self.encoder.image_size, self.encoder.num_channels))
 
     @property
@@ -177,7 +191,8 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         fit_inputs.check_image_dtype(keras.backend.standardize_dtype(images.dtype))
         patches = self.encoder.patchify(images)
         if self.num_views == 2:
-            patches = ops.concatenate([patches, patches], axis=0)
+            second = patches if self.view_crop is None else self.encoder.patchify(self.view_crop(images))
+            patches = ops.concatenate([patches, second], axis=0)
         corrupted = self.noise(patches)
         masked = self.masking(self.encoder.embed(corrupted))
         encoded = self.encoder.encode_tokens(masked["visible"], training=training)
@@ -190,6 +205,8 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         if self.image_head is not None:
             outputs["image_prediction"] = self.image_head(outputs["embedding"])
         outputs["corrupted_patches"] = corrupted
+        if self.view_crop is not None:
+            outputs["clean_patches"] = patches
         return outputs
 
     def call(self, images, training=False):
@@ -233,9 +250,13 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         del y, sample_weight
         if training and self.ema_teacher is not None:
             self.update_teacher()  # a method, so that benchmarks can switch it off
+        if "clean_patches" in y_pred:  # two crops: two images to every term
+            clean, num_views = y_pred["clean_patches"], 1
+        else:
+            clean, num_views = self.encoder.patchify(x), self.num_views
         inputs = losses.LossInputs(
-            outputs=y_pred, clean_patches=ops.cast(self.encoder.patchify(x), "float32"),
-            num_views=self.num_views, num_visible=self.num_visible,
+            outputs=y_pred, clean_patches=ops.cast(clean, "float32"),
+            num_views=num_views, num_visible=self.num_visible,
             teacher_targets=self._teacher_targets if self.teacher is not None else None,
             teacher_scale=self.teacher_loss_scale(),
         )
@@ -256,7 +277,9 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         return ops.minimum(self.ema_teacher.progress() / warmup, 1.0)
 
     def _teacher_targets(self, clean_patches, ids_masked):
-        return self.teacher_target(self.teacher, clean_patches, ids_masked, self.num_views)
+        # with two crops `clean_patches` already holds both views
+        num_views = 1 if self.view_crop is not None else self.num_views
+        return self.teacher_target(self.teacher, clean_patches, ids_masked, num_views)
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=None, **kwargs):

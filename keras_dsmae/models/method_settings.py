@@ -18,8 +18,9 @@ METHOD_ARGUMENTS = (
     "denoise_visible", "feature_loss", "teacher_view", "num_folds", "teacher_momentum",
     "teacher_momentum_end", "teacher_update_every", "loss_weight_warmup",
     "feature_predictor_depth", "image_loss_weight", "image_loss", "contrast_weight",
-    "contrast_temperature", "seed",
+    "contrast_temperature", "contrast_views", "seed",
 )
+CONTRAST_VIEWS = ("masks", "crops")
 ARGUMENTS = ENCODER_ARGUMENTS + METHOD_ARGUMENTS + ("name", "dtype")
 
 
@@ -62,6 +63,7 @@ def check(arguments):
         feature_predictor_depth=validation.check_int(
             "feature_predictor_depth", a["feature_predictor_depth"], minimum=0),
         image_loss=validation.check_choice("image_loss", a["image_loss"], losses.ImageLevelTerm.KINDS),
+        contrast_views=validation.check_choice("contrast_views", a["contrast_views"], CONTRAST_VIEWS),
     )
     settings.update(
         contrast_temperature=validation.check_float(
