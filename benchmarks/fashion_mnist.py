@@ -97,6 +97,9 @@ flags.DEFINE_float("finetune_learning_rate", 1e-3, "Base fine-tuning rate (scale
 flags.DEFINE_float("equal_time_factor", 1.8,
                    "Epoch multiplier of `mae_equal_time`: DSD-MAE's pretraining time over MAE's "
                    "(4.6 / 2.6 min in the 2026-11-30 default run).")
+flags.DEFINE_enum("pooling", "mean", ["mean", "mean_last2"],
+                  "Features for kNN and the linear probe: mean-pooled last block, or the mean-pooled "
+                  "average of the last two blocks (the raw-pixels row is always the pixels).")
 flags.DEFINE_boolean("evaluate_teacher", True, "Also evaluate the EMA teacher (kNN, linear) of teacher configs.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds; each config is pretrained and evaluated once per seed.")
 flags.DEFINE_enum("mixed_precision", "float32", ["float32", "bfloat16"],
@@ -276,9 +279,11 @@ def evaluate(encoder, arrays, normalization, seed, finetune=True):
     test = (normalised(arrays["test_images"]), arrays["test_labels"])
     scores = {}
     start = time.time()
-    scores["knn"] = evaluation.knn_accuracy(encoder, reference, test, k=FLAGS.knn_k, batch_size=512)
+    pooling = FLAGS.pooling if hasattr(encoder, "block_outputs") else "mean"
+    scores["knn"] = evaluation.knn_accuracy(encoder, reference, test, k=FLAGS.knn_k, batch_size=512,
+                                            pooling=pooling)
     scores["linear"] = evaluation.linear_probe(encoder, reference, test, epochs=FLAGS.linear_epochs,
-                                               batch_size=512, seed=seed)
+                                               batch_size=512, seed=seed, pooling=pooling)
     print(f"  kNN {scores['knn']:.4f}  linear {scores['linear']:.4f}  ({time.time() - start:.0f} s)", flush=True)
     if not finetune or not FLAGS.finetune_epochs:
         return scores
@@ -427,7 +432,7 @@ def main(argv):
         f"{os.cpu_count()} CPU cores, {minutes:.0f} min in all (cached encoders are not pretrained again), "
         f"pretraining in {FLAGS.mixed_precision}. Seeds {seeds} (mean ± std). Budget: {FLAGS.epochs} pretraining epochs "
         f"of 60k images at batch {FLAGS.batch_size}; ViT {FLAGS.encoder_dim}×{FLAGS.encoder_depth}, patch "
-        f"{FLAGS.patch_size}; kNN/probe references: first {FLAGS.eval_train_examples} training images; "
+        f"{FLAGS.patch_size}; features: {FLAGS.pooling} pooling; kNN/probe references: first {FLAGS.eval_train_examples} training images; "
         f"fine-tune: {FLAGS.finetune_epochs} epoch(s) on the first {FLAGS.finetune_examples}; "
         f"test: the 10k test images; pretraining minutes: the mean over seeds when it ran."
     )

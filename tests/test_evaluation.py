@@ -85,6 +85,21 @@ def test_features_from_tokens_and_from_a_tf_dataset():
         extract_features(encoder, (x, y[:3]))
 
 
+def test_the_last_two_blocks_average_is_probed_from_the_block_outputs():
+    encoder = keras_dsmae.ViTEncoder(image_size=16, patch_size=4, hidden_dim=16, depth=3, num_heads=2)
+    x, y = two_class_images(6)
+    features, _ = extract_features(encoder, (x, y), batch_size=4, pooling="mean_last2")
+    blocks = encoder.block_outputs(encoder.embed(encoder.patchify(keras.ops.convert_to_tensor(x))))
+    normed = [to_numpy(encoder.final_norm(b))[:, 1:] for b in blocks]
+    np.testing.assert_allclose(features, ((normed[1] + normed[2]) / 2).mean(axis=1), atol=1e-5)
+    last_only, _ = extract_features(encoder, (x, y))
+    np.testing.assert_allclose(last_only, normed[2].mean(axis=1), atol=1e-5)
+    assert np.abs(features - last_only).max() > 1e-3
+    flat = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten()])
+    with pytest.raises(ValueError, match=r"mean_last2.*ViTEncoder.*Sequential"):
+        extract_features(flat, (x, y), pooling="mean_last2")
+
+
 def test_knn_monitor_logs_validation_accuracy_into_fit_history():
     x, y = two_class_images(32)
     model = tiny_model(seed=0)

@@ -6,7 +6,7 @@ from keras import ops
 from keras_dsmae.utils import validation
 from keras_dsmae.utils.token_math import mean_pool
 
-FEATURE_POOLING = ("mean", "cls")
+FEATURE_POOLING = ("mean", "cls", "mean_last2")
 
 
 def as_batches(data, batch_size):
@@ -47,6 +47,17 @@ def pool_tokens(outputs, num_prefix_tokens, pooling):
     return np.asarray(ops.convert_to_numpy(mean_pool(outputs, num_prefix_tokens)))
 
 
+def last_blocks_average(encoder, images, count):
+    """`(B, D)` float32 numpy: the mean over patch tokens of the average of
+    the last `count` block outputs of a `ViTEncoder`, each through its final
+    norm, for `(B, H, W, C)` images."""
+    if not encoder.built:
+        encoder.build((None, *np.shape(images)[1:]))
+    blocks = encoder.block_outputs(encoder.embed(encoder.patchify(ops.convert_to_tensor(images))))
+    average = sum(encoder.final_norm(block) for block in blocks[-count:]) / count
+    return np.asarray(ops.convert_to_numpy(mean_pool(average, encoder.num_prefix_tokens)), dtype="float32")
+
+
 def extract_features(encoder, data, batch_size=256, pooling="mean"):
     """Pooled features of a frozen encoder.
 
@@ -56,19 +67,30 @@ def extract_features(encoder, data, batch_size=256, pooling="mean"):
         data: `(images, labels)` arrays or a labelled `tf.data.Dataset`.
         batch_size: images per forward pass (when `data` is arrays or unbatched).
         pooling: `"mean"` of patch tokens or the `"cls"` token, used when the
-            encoder returns tokens.
+            encoder returns tokens; `"mean_last2"` (a `ViTEncoder` only): the
+            mean over patch tokens of the average of the last two blocks'
+            outputs, each through the final norm (the features BEiT and
+            data2vec probe).
 
     Returns:
         `(features, labels)`: `(N, D)` float32 and `(N,)` int64 numpy arrays.
     """
     validation.check_choice("pooling", pooling, FEATURE_POOLING)
+    if pooling == "mean_last2" and not hasattr(encoder, "block_outputs"):
+        raise ValueError(
+            f"pooling='mean_last2' needs a ViTEncoder (it reads the block outputs); got "
+            f"{type(encoder).__name__}. Allowed for other models: 'mean', 'cls'."
+        )
     prefix = getattr(encoder, "num_prefix_tokens", 0)
     features, labels = [], []
     for images, batch_labels in as_batches(data, batch_size):
-        # `predict`, not `predict_on_batch`: under tf.distribute the latter runs
-        # the whole batch on every replica and returns it once per replica.
-        outputs = np.asarray(encoder.predict(images, batch_size=len(images), verbose=0), dtype="float32")
-        features.append(pool_tokens(outputs, prefix, pooling))
+        if pooling == "mean_last2":
+            features.append(last_blocks_average(encoder, images, 2))
+        else:
+            # `predict`, not `predict_on_batch`: under tf.distribute the latter runs
+            # the whole batch on every replica and returns it once per replica.
+            outputs = np.asarray(encoder.predict(images, batch_size=len(images), verbose=0), dtype="float32")
+            features.append(pool_tokens(outputs, prefix, pooling))
         labels.append(np.asarray(batch_labels).reshape(-1))
     if not features:
         raise ValueError("The evaluation data is empty.")
