@@ -64,6 +64,12 @@ CONFIGS = {
     "image_regression": Config("DSD-MAE + image-level regression (0.1)", dict(image_loss_weight=0.1)),
     "image_contrast": Config("DSD-MAE + image-level contrast (0.5)",
                              dict(image_loss_weight=0.5, image_loss="contrast")),
+    # the changes that helped alone (2026-11-30 screening, seed 0), together
+    "dsmae_combo": Config(
+        "DSD-MAE, combined (layer-average MSE targets, 1-block predictor, weight 0.5 warmed up "
+        "over 25 %, teacher moves every 100 steps)",
+        dict(teacher_view="layer_average", feature_loss="mse", feature_predictor_depth=1,
+             loss_weight=0.5, loss_weight_warmup=0.25, teacher_update_every=100, teacher_momentum=0.9)),
     # MV-MAE: pixel reconstruction of two views + InfoNCE of their pooled encodings
     "mvmae_crops": Config("MV-MAE, two crops (contrast 0.1)",
                           dict(noise_std=0.0, loss_weight=0.0, contrast_weight=0.1, contrast_views="crops")),
