@@ -330,18 +330,19 @@ def plot(results, path_curves, path_accuracy):
     plt = pyplot()
     traced = {name: r for name, r in results.items() if r["runs"][0]["trace"]}
     if traced:
-        keys = ["pixel_loss", "feature_loss"]
-        figure, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+        keys = ["pixel_loss", "feature_loss", "target_std"]
+        figure, axes = plt.subplots(1, 3, figsize=(13, 3.4))
         for axis, key in zip(axes, keys):
             for name, r in traced.items():
                 points = [(t["step"], t[key]) for t in r["runs"][0]["trace"] if key in t]
                 if points:
                     axis.plot(*zip(*points), label=r["label"])
-            axis.set_title(key + " (running mean within each epoch; first seed)", fontsize=9)
+            title = {"target_std": "target_std (spread across tokens; 0 = collapse)"}.get(key, key)
+            axis.set_title(title + "\n(running mean within each epoch; first seed)", fontsize=8)
             axis.set_xlabel("training step")
             axis.grid(alpha=0.3)
-            if axis.get_lines():
-                axis.legend(fontsize=7)
+            if axis is axes[0] and axis.get_lines():
+                axis.legend(fontsize=6)
         figure.tight_layout()
         figure.savefig(path_curves, dpi=90)
         plt.close(figure)
