@@ -168,3 +168,36 @@ def test_the_knobs_survive_saving(tmp_path):
     for key in ("features", "image_prediction"):
         np.testing.assert_allclose(to_numpy(loaded(images)[key]), to_numpy(model(images)[key]),
                                    rtol=1e-5, atol=1e-5)
+
+
+def test_every_preset_records_where_its_settings_came_from():
+    for name in keras_dsmae.presets.list_presets():
+        assert len(keras_dsmae.presets.preset_source(name)) > 20, name
+    with pytest.raises(ValueError, match=r"'nope'.*Allowed.*dsmae_vit_tiny_cifar"):
+        keras_dsmae.presets.preset_source("nope")
+
+
+def test_the_dsmae_preset_gets_its_schedules_from_fit_and_teacher_ema_alone():
+    model = keras_dsmae.DSMAE.from_preset(
+        "dsmae_vit_tiny_cifar", image_size=16, encoder_dim=32, encoder_depth=2, encoder_heads=2,
+        decoder_dim=32, decoder_depth=1, decoder_heads=2, teacher_update_every=3, seed=6)
+    assert model.settings["loss_weight_warmup"] > 0 and model.feature_predictor is not None
+    scales = []
+
+    class RecordScale(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            scales.append(float(to_numpy(self.model.teacher_loss_scale())))
+
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    model.fit(structured_images(16), batch_size=2, epochs=2, verbose=0,
+              callbacks=[keras_dsmae.callbacks.TeacherEMA(), RecordScale()])
+    # 16 steps, warm-up over the first 25 %: 1/4, 2/4, 3/4, then 1
+    np.testing.assert_allclose(scales[:5], [0.25, 0.5, 0.75, 1.0, 1.0], rtol=1e-5)
+    assert int(to_numpy(model.ema_teacher.step.value)) == 16
+
+
+def test_without_teacher_ema_the_warning_names_the_skipped_warmup():
+    model = tiny_model(loss_weight_warmup=0.3)
+    model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+    with pytest.warns(UserWarning, match=r"TeacherEMA.*no loss-weight warm-up \(loss_weight_warmup=0.3\)"):
+        model.fit(structured_images(4), batch_size=2, epochs=1, verbose=0)

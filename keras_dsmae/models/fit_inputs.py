@@ -97,10 +97,12 @@ def warn_without_teacher_schedule(model, callbacks):
     if model.ema_teacher is None or any(getattr(c, "schedules_teacher", False) for c in callbacks):
         return
     if float(model.ema_teacher.total_steps.value) == 0:
+        warmup = model.settings["loss_weight_warmup"]
+        skipped = f" and no loss-weight warm-up (loss_weight_warmup={warmup:g})" if warmup else ""
         warnings.warn(
             "DSMAE.fit without keras_dsmae.callbacks.TeacherEMA: the teacher follows the "
             f"student with a constant momentum {float(model.ema_teacher.momentum_start.value):.4g} "
-            "instead of the cosine schedule. Pass callbacks=[keras_dsmae.callbacks."
+            f"instead of the cosine schedule{skipped}. Pass callbacks=[keras_dsmae.callbacks."
             "TeacherEMA()] to schedule it over the run.",
             stacklevel=3,
         )
