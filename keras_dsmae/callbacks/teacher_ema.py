@@ -22,7 +22,9 @@ class TeacherEMA(keras.callbacks.Callback):
     checkpoints, so a resumed run continues where it stopped; when the
     resumed run is longer (more epochs), the cosine continues from the
     current momentum to `momentum_end` over the new length, so the momentum
-    never decreases.
+    never decreases. The model's other teacher schedules follow the same
+    length: the loss-weight warm-up (`DSMAE(loss_weight_warmup=...)`) and
+    the update interval (`teacher_update_every`) need no callback of their own.
 
     Args:
         momentum_start: m at step 0; default: the model's `teacher_momentum`.
