@@ -45,7 +45,11 @@ def test_tf_two_replicas_log_the_global_batch_losses_and_keep_one_teacher():
     the one-device teacher, moved once per global step."""
     facts = _probe("losses")
     for name, values in facts["one_device"].items():
-        assert facts["two_replicas"][name] == pytest.approx(values, rel=1e-5), name
+        # The spreads across tokens are taken on each replica's half of the
+        # batch and averaged (documented): close to one device's, not equal.
+        tolerance = 0.05 if name.endswith("_std") else 1e-5
+        assert facts["two_replicas"][name] == pytest.approx(values, rel=tolerance), name
+    assert {"target_std", "prediction_std"} <= set(facts["one_device"])
     assert facts["teacher_gap_between_replicas"] == 0.0
     assert facts["teacher_gap_to_one_device"] < 1e-5
     assert facts["ema_step"] == 4  # 2 epochs × 2 global steps
