@@ -161,8 +161,10 @@ def config_epochs(name):
 
 def has_teacher(name):
     """Whether a pretrained config trains an EMA teacher."""
-    overrides = CONFIGS[name].overrides
-    return bool(overrides.get("loss_weight", FLAGS.loss_weight) or overrides.get("image_loss_weight", 0))
+    from keras_dsmae.models import method_settings
+
+    defaults = {"loss_weight": FLAGS.loss_weight, "image_loss_weight": 0.0}
+    return method_settings.has_teacher({**defaults, **CONFIGS[name].overrides})
 
 
 def float32_copy(encoder):

@@ -34,7 +34,7 @@ def hyperparameter(hp, name, low, high):
     if low == high:
         return hp.Fixed(name, low)
     if LIMITS[name][3]:
-        sampling = "log" if name == "teacher_update_every" and high > low else "linear"
+        sampling = "log" if name == "teacher_update_every" else "linear"
         return hp.Int(name, int(low), int(high), sampling=sampling)
     return hp.Float(name, low, high)
 
