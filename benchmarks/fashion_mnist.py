@@ -44,6 +44,10 @@ class Config(NamedTuple):
     epochs_scale: float = 1.0  # pretraining epochs = round(--epochs × this)
 
 
+# the combination of the changes that helped alone (the `dsmae_*` presets' settings)
+COMBINED = dict(teacher_view="layer_average", feature_loss="mse", feature_predictor_depth=1,
+                loss_weight=0.5, loss_weight_warmup=0.25, teacher_update_every=100, teacher_momentum=0.9)
+
 CONFIGS = {
     "pixels": Config("raw pixels", PIXELS),
     "random": Config("random init", None),
@@ -67,9 +71,12 @@ CONFIGS = {
     # the changes that helped alone (2026-11-30 screening, seed 0), together
     "dsmae_combo": Config(
         "DSD-MAE, combined (layer-average MSE targets, 1-block predictor, weight 0.5 warmed up "
-        "over 25 %, teacher moves every 100 steps)",
-        dict(teacher_view="layer_average", feature_loss="mse", feature_predictor_depth=1,
-             loss_weight=0.5, loss_weight_warmup=0.25, teacher_update_every=100, teacher_momentum=0.9)),
+        "over 25 %, teacher moves every 100 steps)", COMBINED),
+    # variations of the combination
+    "combo_staged": Config(
+        "DSD-MAE, combined with a staged teacher (dBOT: a copy of the student at each epoch start)",
+        {**COMBINED, "teacher_update_every": 234, "teacher_momentum": 0.0, "teacher_momentum_end": 0.0}),
+    "combo_light": Config("DSD-MAE, combined with weight 0.25", {**COMBINED, "loss_weight": 0.25}),
     # MV-MAE: pixel reconstruction of two views + InfoNCE of their pooled encodings
     "mvmae_crops": Config("MV-MAE, two crops (contrast 0.1)",
                           dict(noise_std=0.0, loss_weight=0.0, contrast_weight=0.1, contrast_views="crops")),
