@@ -114,6 +114,8 @@ flags.DEFINE_enum("pooling", "mean", ["mean", "mean_last2"],
                   "Features for kNN and the linear probe: mean-pooled last block, or the mean-pooled "
                   "average of the last two blocks (the raw-pixels row is always the pixels).")
 flags.DEFINE_boolean("evaluate_teacher", True, "Also evaluate the EMA teacher (kNN, linear) of teacher configs.")
+flags.DEFINE_string("baseline", "",
+                    "One of --configs: also print every other row's difference from it, paired by seed.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds; each config is pretrained and evaluated once per seed.")
 flags.DEFINE_enum("mixed_precision", "float32", ["float32", "bfloat16"],
                   "Pretraining precision (bfloat16: mixed_bfloat16); evaluation always runs in float32.")
@@ -331,6 +333,36 @@ def cell(runs, metric):
     return f"{stats[0]:.1f}%" + (f" ± {stats[1]:.1f}" if len(runs) > 1 else "")
 
 
+def paired_difference(runs, baseline_runs, metric):
+    """`(mean, std)` in points of `run − baseline run at the same seed` over
+    the seeds where both have the metric (None if none). Pairing by seed
+    removes what a seed does to both, which the unpaired stds include."""
+    import numpy as np
+
+    baseline = {run["seed"]: run["scores"].get(metric) for run in baseline_runs}
+    differences = [100 * (run["scores"][metric] - baseline[run["seed"]]) for run in runs
+                   if run["scores"].get(metric) is not None and baseline.get(run["seed"]) is not None]
+    if not differences:
+        return None
+    return float(np.mean(differences)), float(np.std(differences))
+
+
+def difference_table(results, baseline):
+    """Markdown table: each row's accuracy minus `baseline`'s, paired by seed."""
+    lines = [f"| model (minus {results[baseline]['label']}, same seed) | kNN | linear probe | fine-tune |",
+             "|---|---|---|---|"]
+    for name, r in results.items():
+        if name == baseline:
+            continue
+        cells = []
+        for metric in ("knn", "linear", "finetune"):
+            stats = paired_difference(r["runs"], results[baseline]["runs"], metric)
+            cells.append("—" if stats is None else f"{stats[0]:+.1f}" + (
+                f" ± {stats[1]:.1f}" if len(r["runs"]) > 1 else ""))
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def plot(results, path_curves, path_accuracy):
     import numpy as np
 
@@ -404,6 +436,8 @@ def main(argv):
     unknown = sorted(set(FLAGS.configs) - set(CONFIGS))  # checked before any work
     if unknown:
         raise SystemExit(f"--configs: unknown {unknown}; allowed: {sorted(CONFIGS)}")
+    if FLAGS.baseline and FLAGS.baseline not in FLAGS.configs:
+        raise SystemExit(f"--baseline must be one of --configs {FLAGS.configs}; got {FLAGS.baseline!r}")
     try:
         seeds = [int(seed) for seed in FLAGS.seeds]
     except ValueError:
@@ -452,10 +486,11 @@ def main(argv):
         f"fine-tune: {FLAGS.finetune_epochs} epoch(s) on the first {FLAGS.finetune_examples}; "
         f"test: the 10k test images; pretraining minutes: the mean over seeds when it ran."
     )
-    print("\n" + summary + "\n\n" + table)
+    differences = difference_table(results, FLAGS.baseline) if FLAGS.baseline else ""
+    print("\n" + summary + "\n\n" + table + ("\n\n" + differences if differences else ""))
     with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as file:
-        json.dump({"summary": summary, "table": table, "flags": FLAGS.flag_values_dict(),
-                   "results": results}, file, indent=1, default=str)
+        json.dump({"summary": summary, "table": table, "differences": differences,
+                   "flags": FLAGS.flag_values_dict(), "results": results}, file, indent=1, default=str)
     plot(results, os.path.join(FLAGS.output_dir, "curves.png"), os.path.join(FLAGS.output_dir, "accuracy.png"))
     print(f"\nwrote {FLAGS.output_dir}/results.json, curves.png, accuracy.png")
 
