@@ -28,6 +28,7 @@ import gzip
 import json
 import os
 import sys
+import textwrap
 import time
 from typing import Any, NamedTuple
 
@@ -377,32 +378,34 @@ def plot(results, path_curves, path_accuracy):
             for name, r in traced.items():
                 points = [(t["step"], t[key]) for t in r["runs"][0]["trace"] if key in t]
                 if points:
-                    axis.plot(*zip(*points), label=r["label"])
+                    axis.plot(*zip(*points), label=textwrap.fill(r["label"], 60))
             title = {"target_std": "target_std (spread across tokens; 0 = collapse)"}.get(key, key)
             axis.set_title(title + "\n(running mean within each epoch; first seed)", fontsize=8)
             axis.set_xlabel("training step")
             axis.grid(alpha=0.3)
-            if axis is axes[0] and axis.get_lines():
-                axis.legend(fontsize=6)
         figure.tight_layout()
-        figure.savefig(path_curves, dpi=90)
+        if axes[0].get_lines():  # every config draws a pixel loss: one legend below the panels
+            figure.legend(*axes[0].get_legend_handles_labels(), loc="upper center",
+                          bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7)
+        figure.savefig(path_curves, dpi=90, bbox_inches="tight")
         plt.close(figure)
-    figure, axis = plt.subplots(figsize=(7, 3.2))
+    figure, axis = plt.subplots(figsize=(11, 3.8))
     metrics = ["knn", "linear", "finetune"]
     width = 0.8 / len(results)
     for i, (name, r) in enumerate(results.items()):
         stats = [mean_std(r["runs"], m) or (np.nan, 0.0) for m in metrics]
         positions = [m + i * width for m in range(len(metrics))]
         bars = axis.bar(positions, [mean for mean, _ in stats], width, yerr=[std for _, std in stats],
-                        label=r["label"], capsize=2)
-        axis.bar_label(bars, fmt="%.1f", fontsize=7)
+                        label=textwrap.fill(r["label"], 48), capsize=2)
+        axis.bar_label(bars, fmt="%.1f", fontsize=6, rotation=90, padding=2)
     axis.set_xticks([m + width * (len(results) - 1) / 2 for m in range(len(metrics))])
     axis.set_xticklabels(["kNN", "linear probe", "fine-tune"])
-    axis.set_ylabel("test accuracy (%), mean ± std over seeds")
+    axis.set_ylabel("test accuracy (%),\nmean ± std over seeds")
     axis.set_ylim(50, 100)
-    axis.legend(fontsize=7)
+    axis.grid(axis="y", alpha=0.3)
+    axis.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
-    figure.savefig(path_accuracy, dpi=90)
+    figure.savefig(path_accuracy, dpi=90, bbox_inches="tight")
     plt.close(figure)
 
 
