@@ -17,8 +17,10 @@ in /usr/share/datasets/fashion-mnist/, read through the package's generic
 numpy path (`keras_dsmae.data.from_arrays`).
 
     python benchmarks/fashion_mnist.py                      # default (3 seeds), ≈ 30 min on 2 CPU cores
-    python benchmarks/fashion_mnist.py --configs=random,mae,dsmae,denoise_mae,teacher_mae \
-        --output_dir=runs/fashion_mnist_ablation           # the ablation
+    python benchmarks/fashion_mnist.py --configs=mae,dsmae,d2v_targets,predictor,weight_warmup,\
+        lagging_teacher,dsmae_combo --finetune_epochs=0 --baseline=dsmae   # the ablation, paired by seed
+    python benchmarks/fashion_mnist.py --from_results=runs/fashion_mnist/results.json \
+        --baseline=mae --output_dir=/tmp/replot             # tables and plots again, no evaluation
     python benchmarks/fashion_mnist.py --epochs=1 --finetune_examples=2000 --eval_train_examples=2000  # smoke
 
 The backend is KERAS_BACKEND (default here: torch, the fastest on CPU for this model).
@@ -117,6 +119,8 @@ flags.DEFINE_enum("pooling", "mean", ["mean", "mean_last2"],
 flags.DEFINE_boolean("evaluate_teacher", True, "Also evaluate the EMA teacher (kNN, linear) of teacher configs.")
 flags.DEFINE_string("baseline", "",
                     "One of --configs: also print every other row's difference from it, paired by seed.")
+flags.DEFINE_string("from_results", "",
+                    "A saved results.json: print its tables and plot it again (into --output_dir), no evaluation.")
 flags.DEFINE_list("seeds", ["0", "1", "2"], "Seeds; each config is pretrained and evaluated once per seed.")
 flags.DEFINE_enum("mixed_precision", "float32", ["float32", "bfloat16"],
                   "Pretraining precision (bfloat16: mixed_bfloat16); evaluation always runs in float32.")
@@ -434,8 +438,34 @@ def run_config(name, seed, arrays, steps_per_epoch):
     return student_run, dict(seed=seed, trace=[], minutes=minutes, scores=teacher_scores)
 
 
+def report(summary, table, results):
+    """Print the tables (and the differences from --baseline), write
+    `results.json` and the two plots into --output_dir."""
+    differences = difference_table(results, FLAGS.baseline) if FLAGS.baseline else ""
+    print("\n" + summary + "\n\n" + table + ("\n\n" + differences if differences else ""))
+    os.makedirs(FLAGS.output_dir, exist_ok=True)
+    with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as file:
+        json.dump({"summary": summary, "table": table, "differences": differences,
+                   "flags": FLAGS.flag_values_dict(), "results": results}, file, indent=1, default=str)
+    plot(results, os.path.join(FLAGS.output_dir, "curves.png"), os.path.join(FLAGS.output_dir, "accuracy.png"))
+    print(f"\nwrote {FLAGS.output_dir}/results.json, curves.png, accuracy.png")
+
+
+def report_saved(path):
+    """`report` again from a saved `results.json` (no evaluation): other
+    plots, or differences from another --baseline."""
+    with open(path) as file:
+        saved = json.load(file)
+    if FLAGS.baseline and FLAGS.baseline not in saved["results"]:
+        raise SystemExit(f"--baseline must be one of the saved rows {sorted(saved['results'])}; "
+                         f"got {FLAGS.baseline!r}")
+    report(saved["summary"], saved["table"], saved["results"])
+
+
 def main(argv):
     del argv
+    if FLAGS.from_results:
+        return report_saved(FLAGS.from_results)
     unknown = sorted(set(FLAGS.configs) - set(CONFIGS))  # checked before any work
     if unknown:
         raise SystemExit(f"--configs: unknown {unknown}; allowed: {sorted(CONFIGS)}")
@@ -489,13 +519,7 @@ def main(argv):
         f"fine-tune: {FLAGS.finetune_epochs} epoch(s) on the first {FLAGS.finetune_examples}; "
         f"test: the 10k test images; pretraining minutes: the mean over seeds when it ran."
     )
-    differences = difference_table(results, FLAGS.baseline) if FLAGS.baseline else ""
-    print("\n" + summary + "\n\n" + table + ("\n\n" + differences if differences else ""))
-    with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as file:
-        json.dump({"summary": summary, "table": table, "differences": differences,
-                   "flags": FLAGS.flag_values_dict(), "results": results}, file, indent=1, default=str)
-    plot(results, os.path.join(FLAGS.output_dir, "curves.png"), os.path.join(FLAGS.output_dir, "accuracy.png"))
-    print(f"\nwrote {FLAGS.output_dir}/results.json, curves.png, accuracy.png")
+    report(summary, table, results)
 
 
 if __name__ == "__main__":
