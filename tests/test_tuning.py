@@ -49,6 +49,8 @@ def test_bad_ranges_and_tuner_names_are_clear_errors():
         validate_ranges({"dropout": (0.0, 0.1)})
     with pytest.raises(ValueError, match="noise_std"):
         validate_ranges({"noise_std": (0.3, 0.1)})
+    with pytest.raises(ValueError, match=r"noise_std.*0.0 <= low < high.*\(0.2, 0.2\)"):
+        validate_ranges({"noise_std": (0.2, 0.2)})  # the original knobs must span a range
     with pytest.raises(ValueError, match=r"model_overrides.*mask_ratio"):
         DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides={"mask_ratio": 0.5})
     with pytest.raises(ValueError, match=r"tuner.*'grid'"):
@@ -67,6 +69,8 @@ def test_hypermodel_uses_the_ranges():
     assert bounds == {"noise_std": (0.1, 0.2), "mask_ratio": (0.5, 0.95), "loss_weight": (0.0, 2.0),
                       "loss_weight_warmup": (0.0, 0.5), "image_loss_weight": (0.0, 1.0),
                       "teacher_update_every": (1, 100), "feature_predictor_depth": (0, 2)}
+    sampling = {c["config"]["name"]: c["config"]["sampling"] for c in config}
+    assert sampling["teacher_update_every"] == "log" and sampling["feature_predictor_depth"] == "linear"
 
 
 def test_the_teacher_knobs_are_searched_and_can_be_fixed():

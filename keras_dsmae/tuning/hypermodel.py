@@ -1,5 +1,7 @@
 """`keras_tuner.HyperModel` for DSMAE, scored on a downstream metric."""
 
+from typing import NamedTuple, Optional
+
 import keras
 import keras_tuner
 
@@ -16,27 +18,50 @@ DEFAULT_RANGES = {
     "teacher_update_every": (1, 100),
     "feature_predictor_depth": (0, 2),
 }
-# What each range may span: (floor, ceiling or None, floor allowed, integer knob).
+
+
+class Limit(NamedTuple):
+    """What the `(low, high)` range of one knob may span.
+
+    floor: the smallest allowed `low`.
+    ceiling: `high` must stay below it (None: no ceiling).
+    floor_allowed: `low == floor` is allowed.
+    integer: a whole-number knob, tuned with `hp.Int`.
+    fixable: `low == high` (a fixed value) is allowed; the original three
+        knobs must span a range, as they always have.
+    log: sample on a log scale.
+    """
+
+    floor: float
+    ceiling: Optional[float] = None
+    floor_allowed: bool = True
+    integer: bool = False
+    fixable: bool = True
+    log: bool = False
+
+
 LIMITS = {
-    "noise_std": (0.0, None, True, False),
-    "mask_ratio": (0.0, 1.0, False, False),
-    "loss_weight": (0.0, None, True, False),
-    "loss_weight_warmup": (0.0, 1.0, True, False),
-    "image_loss_weight": (0.0, None, True, False),
-    "teacher_update_every": (1, None, True, True),
-    "feature_predictor_depth": (0, None, True, True),
+    "noise_std": Limit(0.0, fixable=False),
+    "mask_ratio": Limit(0.0, 1.0, floor_allowed=False, fixable=False),
+    "loss_weight": Limit(0.0, fixable=False),
+    "loss_weight_warmup": Limit(0.0, 1.0),
+    "image_loss_weight": Limit(0.0),
+    "teacher_update_every": Limit(1, integer=True, log=True),
+    "feature_predictor_depth": Limit(0, integer=True),
 }
 
 
 def hyperparameter(hp, name, low, high):
-    """The tuned value of `name` in [low, high]: `hp.Int` for the integer
-    knobs (the update interval on a log scale), `hp.Float` otherwise."""
+    """The tuned value of `name` in [low, high]: `hp.Fixed` when
+    `low == high`, `hp.Int` for the integer knobs, `hp.Float` otherwise
+    (on a log scale where `LIMITS` says so)."""
     if low == high:
         return hp.Fixed(name, low)
-    if LIMITS[name][3]:
-        sampling = "log" if name == "teacher_update_every" else "linear"
+    limit = LIMITS[name]
+    sampling = "log" if limit.log else "linear"
+    if limit.integer:
         return hp.Int(name, int(low), int(high), sampling=sampling)
-    return hp.Float(name, low, high)
+    return hp.Float(name, low, high, sampling=sampling)
 
 
 class DSMAEHyperModel(keras_tuner.HyperModel):
@@ -114,16 +139,16 @@ def validate_ranges(ranges):
                 or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)):
             raise ValueError(f"`ranges[{name!r}]` must be a (low, high) pair of numbers; got {bounds!r}.")
         low, high = bounds
-        floor, ceiling, floor_allowed, integer = LIMITS[name]
-        fixed_allowed = name not in ("noise_std", "mask_ratio", "loss_weight")
-        in_order = low <= high if fixed_allowed else low < high
-        above_floor = low >= floor if floor_allowed else low > floor
-        below_ceiling = ceiling is None or high < ceiling
-        whole = not integer or (float(low).is_integer() and float(high).is_integer())
+        limit = LIMITS[name]
+        in_order = low <= high if limit.fixable else low < high
+        above_floor = low >= limit.floor if limit.floor_allowed else low > limit.floor
+        below_ceiling = limit.ceiling is None or high < limit.ceiling
+        whole = not limit.integer or (float(low).is_integer() and float(high).is_integer())
         if not (in_order and above_floor and below_ceiling and whole):
-            allowed = (f"{floor} {'<=' if floor_allowed else '<'} low {'<=' if fixed_allowed else '<'} high"
-                       + (f" < {ceiling}" if ceiling is not None else "")
-                       + (", whole numbers" if integer else ""))
+            allowed = (f"{limit.floor} {'<=' if limit.floor_allowed else '<'} low "
+                       f"{'<=' if limit.fixable else '<'} high"
+                       + (f" < {limit.ceiling}" if limit.ceiling is not None else "")
+                       + (", whole numbers" if limit.integer else ""))
             raise ValueError(f"`ranges[{name!r}]` must satisfy {allowed}; got {bounds}.")
-        merged[name] = (int(low), int(high)) if integer else (float(low), float(high))
+        merged[name] = (int(low), int(high)) if limit.integer else (float(low), float(high))
     return merged
