@@ -374,6 +374,9 @@ def plot(results, path_curves, path_accuracy):
     from keras_dsmae.utils.pyplot import pyplot
 
     plt = pyplot()
+    # one colour per row in both figures (the default cycle repeats after 10)
+    palette = plt.get_cmap("tab10" if len(results) <= 10 else "tab20")
+    colour = {name: palette(i % palette.N) for i, name in enumerate(results)}
     traced = {name: r for name, r in results.items() if r["runs"][0]["trace"]}
     if traced:
         keys = ["pixel_loss", "feature_loss", "target_std"]
@@ -382,13 +385,13 @@ def plot(results, path_curves, path_accuracy):
             for name, r in traced.items():
                 points = [(t["step"], t[key]) for t in r["runs"][0]["trace"] if key in t]
                 if points:
-                    axis.plot(*zip(*points), label=textwrap.fill(r["label"], 60))
+                    axis.plot(*zip(*points), label=textwrap.fill(r["label"], 60), color=colour[name])
             title = {"target_std": "target_std (spread across tokens; 0 = collapse)"}.get(key, key)
             axis.set_title(title + "\n(running mean within each epoch; first seed)", fontsize=8)
             axis.set_xlabel("training step")
             axis.grid(alpha=0.3)
         figure.tight_layout()
-        if axes[0].get_lines():  # every config draws a pixel loss: one legend below the panels
+        if axes[0].get_lines():  # every config draws a pixel loss, in its own colour: one legend
             figure.legend(*axes[0].get_legend_handles_labels(), loc="upper center",
                           bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7)
         figure.savefig(path_curves, dpi=90, bbox_inches="tight")
@@ -396,16 +399,19 @@ def plot(results, path_curves, path_accuracy):
     figure, axis = plt.subplots(figsize=(11, 3.8))
     metrics = ["knn", "linear", "finetune"]
     width = 0.8 / len(results)
+    heights = []
     for i, (name, r) in enumerate(results.items()):
         stats = [mean_std(r["runs"], m) or (np.nan, 0.0) for m in metrics]
+        heights += [mean for mean, _ in stats if not np.isnan(mean)]
         positions = [m + i * width for m in range(len(metrics))]
         bars = axis.bar(positions, [mean for mean, _ in stats], width, yerr=[std for _, std in stats],
-                        label=textwrap.fill(r["label"], 48), capsize=2)
+                        label=textwrap.fill(r["label"], 48), capsize=2, color=colour[name])
         axis.bar_label(bars, fmt="%.1f", fontsize=6, rotation=90, padding=2)
     axis.set_xticks([m + width * (len(results) - 1) / 2 for m in range(len(metrics))])
     axis.set_xticklabels(["kNN", "linear probe", "fine-tune"])
     axis.set_ylabel("test accuracy (%),\nmean ± std over seeds")
-    axis.set_ylim(50, 100)
+    axis.set_ylim(max(0, 5 * np.floor(min(heights, default=50) / 5) - 5),
+                  min(100, max(heights, default=96) + 4))  # close to the bars, so differences show
     axis.grid(axis="y", alpha=0.3)
     axis.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
