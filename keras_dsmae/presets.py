@@ -60,7 +60,7 @@ DSMAE_SOURCE = (
     "first 25 % of the run, a teacher that moves every 100 steps from momentum 0.9; noise 0.25 "
     "and mask 75 % from the DSD-MAE design. Measured: kNN / linear probe +1.0 / +1.6 points over "
     "the design defaults and +0.1 / +0.3 over plain MAE (fine-tuning +1.8 over MAE), paired by "
-    "seed. Measured at a short budget on 28x28 grey images "
+    "seed; at a short budget on 28x28 grey images "
     "only; `teacher_update_every` counts steps, so for runs far longer than 936 steps consider "
     "a larger interval (SdAE moves its teacher once per epoch)."
 )
