@@ -77,7 +77,8 @@ CONFIGS = {
         "over 25 %, teacher moves every 100 steps)", COMBINED),
     # variations of the combination
     "combo_staged": Config(
-        "DSD-MAE, combined with a staged teacher (dBOT: a copy of the student at each epoch start)",
+        "DSD-MAE, combined with a staged teacher (dBOT: a copy of the student every 234 steps, "
+        "one epoch at batch 256)",
         {**COMBINED, "teacher_update_every": 234, "teacher_momentum": 0.0, "teacher_momentum_end": 0.0}),
     "combo_light": Config("DSD-MAE, combined with weight 0.25", {**COMBINED, "loss_weight": 0.25}),
     # MV-MAE: pixel reconstruction of two views + InfoNCE of their pooled encodings
@@ -444,15 +445,16 @@ def run_config(name, seed, arrays, steps_per_epoch):
     return student_run, dict(seed=seed, trace=[], minutes=minutes, scores=teacher_scores)
 
 
-def report(summary, table, results):
+def report(summary, table, results, run_flags):
     """Print the tables (and the differences from --baseline), write
-    `results.json` and the two plots into --output_dir."""
+    `results.json` (with `run_flags`, the flags of the run that evaluated)
+    and the two plots into --output_dir."""
     differences = difference_table(results, FLAGS.baseline) if FLAGS.baseline else ""
     print("\n" + summary + "\n\n" + table + ("\n\n" + differences if differences else ""))
     os.makedirs(FLAGS.output_dir, exist_ok=True)
     with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as file:
         json.dump({"summary": summary, "table": table, "differences": differences,
-                   "flags": FLAGS.flag_values_dict(), "results": results}, file, indent=1, default=str)
+                   "flags": run_flags, "results": results}, file, indent=1, default=str)
     plot(results, os.path.join(FLAGS.output_dir, "curves.png"), os.path.join(FLAGS.output_dir, "accuracy.png"))
     print(f"\nwrote {FLAGS.output_dir}/results.json, curves.png, accuracy.png")
 
@@ -465,7 +467,7 @@ def report_saved(path):
     if FLAGS.baseline and FLAGS.baseline not in saved["results"]:
         raise SystemExit(f"--baseline must be one of the saved rows {sorted(saved['results'])}; "
                          f"got {FLAGS.baseline!r}")
-    report(saved["summary"], saved["table"], saved["results"])
+    report(saved["summary"], saved["table"], saved["results"], saved["flags"])
 
 
 def main(argv):
@@ -525,7 +527,7 @@ def main(argv):
         f"fine-tune: {FLAGS.finetune_epochs} epoch(s) on the first {FLAGS.finetune_examples}; "
         f"test: the 10k test images; pretraining minutes: the mean over seeds when it ran."
     )
-    report(summary, table, results)
+    report(summary, table, results, FLAGS.flag_values_dict())
 
 
 if __name__ == "__main__":
