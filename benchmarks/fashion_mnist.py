@@ -452,9 +452,11 @@ def report(summary, table, results, run_flags):
     differences = difference_table(results, FLAGS.baseline) if FLAGS.baseline else ""
     print("\n" + summary + "\n\n" + table + ("\n\n" + differences if differences else ""))
     os.makedirs(FLAGS.output_dir, exist_ok=True)
-    with open(os.path.join(FLAGS.output_dir, "results.json"), "w") as file:
+    path = os.path.join(FLAGS.output_dir, "results.json")
+    with open(path + ".partial", "w") as file:  # then renamed: a kill never truncates the last results
         json.dump({"summary": summary, "table": table, "differences": differences,
                    "flags": run_flags, "results": results}, file, indent=1, default=str)
+    os.replace(path + ".partial", path)
     plot(results, os.path.join(FLAGS.output_dir, "curves.png"), os.path.join(FLAGS.output_dir, "accuracy.png"))
     print(f"\nwrote {FLAGS.output_dir}/results.json, curves.png, accuracy.png")
 
