@@ -322,6 +322,29 @@ def evaluate(encoder, arrays, normalization, seed, finetune=True):
     return scores
 
 
+def machine():
+    """`"<n> CPU cores"`, plus the accelerator the backend computes on, if any."""
+    import keras
+
+    cores = f"{os.cpu_count()} CPU cores"
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        device = jax.devices()[0]
+        name = device.device_kind if device.platform != "cpu" else None
+    elif backend == "torch":
+        import torch
+
+        name = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    else:
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU") if gpus else None
+    return f"{name}, {cores}" if name else cores
+
+
 def mean_std(runs, metric):
     """`(mean, std)` in percent of a metric over the seeds' runs (None if absent)."""
     import numpy as np
@@ -522,7 +545,7 @@ def main(argv):
     command = "python benchmarks/fashion_mnist.py " + " ".join(sys.argv[1:])
     summary = (
         f"{time.strftime('%Y-%m-%d')}, `{command.strip()}`, KERAS_BACKEND={keras.backend.backend()}, "
-        f"{os.cpu_count()} CPU cores, {minutes:.0f} min in all (cached encoders are not pretrained again), "
+        f"{machine()}, {minutes:.0f} min in all (cached encoders are not pretrained again), "
         f"pretraining in {FLAGS.mixed_precision}. Seeds {seeds} (mean ± std). Budget: {FLAGS.epochs} pretraining epochs "
         f"of 60k images at batch {FLAGS.batch_size}; ViT {FLAGS.encoder_dim}×{FLAGS.encoder_depth}, patch "
         f"{FLAGS.patch_size}; features: {FLAGS.pooling} pooling; kNN/probe references: first {FLAGS.eval_train_examples} training images; "
