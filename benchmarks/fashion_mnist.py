@@ -8,9 +8,12 @@ and fine-tuning accuracy on the official test set, for each of `--seeds`
 `results.json`, `curves.png` (pretraining losses) and `accuracy.png`.
 
 Pretrained encoders are cached under `<output_dir>/encoders/` with the
-settings that made them: a rerun (after a kill, or to re-evaluate) loads
-them instead of pretraining again, and pretrains again when a setting
-changed.
+settings that made them, and their scores under `<output_dir>/scores/` with
+the evaluation settings: a rerun (after a kill, or with more seeds or
+configs) loads them instead of pretraining and evaluating again, and redoes
+what a changed setting touches. Seeds run as separate invocations into one
+folder (e.g. to fit a time limit) are tabled together by one more
+invocation with all of them.
 
 Data: Debian's package (`apt-get install -y dataset-fashion-mnist`), idx files
 in /usr/share/datasets/fashion-mnist/, read through the package's generic
@@ -276,6 +279,8 @@ def cached_pretraining(name, seed, pretrain_now):
     start = time.time()
     encoder, teacher, trace = pretrain_now()
     minutes = (time.time() - start) / 60
+    if os.path.exists(scores_path(name, seed)):  # scores of the encoder this one replaces
+        os.remove(scores_path(name, seed))
     os.makedirs(os.path.dirname(stem), exist_ok=True)
     teacher_path = None
     if teacher is not None:
@@ -287,6 +292,44 @@ def cached_pretraining(name, seed, pretrain_now):
     with open(stem + ".json", "w") as file:
         json.dump({"settings": settings, "trace": trace, "minutes": minutes, "teacher": teacher_path}, file)
     return encoder, teacher, trace, minutes
+
+
+def evaluation_settings():
+    """What recorded scores must have been evaluated with to be reused."""
+    keys = ("eval_train_examples", "knn_k", "linear_epochs", "finetune_examples", "finetune_epochs",
+            "finetune_learning_rate", "pooling")
+    return {key: FLAGS[key].value for key in keys}
+
+
+def scores_path(name, seed):
+    return os.path.join(FLAGS.output_dir, "scores", f"{name}_seed{seed}.json")
+
+
+def cached_scores(name, seed, role, evaluate_now):
+    """The `role` ("student" or "teacher") scores of config `name` at `seed`
+    from `<output_dir>/scores/` when recorded with the same pretraining and
+    evaluation settings, else `evaluate_now()` (then recorded)."""
+    path = scores_path(name, seed)
+    settings = json.loads(json.dumps({"pretraining": pretraining_settings(name, seed),
+                                      "evaluation": evaluation_settings()}))
+    recorded = {}
+    if os.path.exists(path):
+        with open(path) as file:
+            recorded = json.load(file)
+        if recorded["settings"] != settings:
+            recorded = {}
+    if role in recorded.get("scores", {}):
+        scores = recorded["scores"][role]
+        print(f"  cached {role} scores {path}: " + "  ".join(f"{k} {v:.4f}" for k, v in scores.items()),
+              flush=True)
+        return scores
+    scores = evaluate_now()
+    recorded = {"settings": settings, "scores": {**recorded.get("scores", {}), role: scores}}
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".partial", "w") as file:
+        json.dump(recorded, file)
+    os.replace(path + ".partial", path)
+    return scores
 
 
 def evaluate(encoder, arrays, normalization, seed, finetune=True):
@@ -459,12 +502,14 @@ def run_config(name, seed, arrays, steps_per_epoch):
     else:
         encoder, teacher, trace, minutes = cached_pretraining(
             name, seed, lambda: pretrain(overrides, stream, steps_per_epoch, seed, config_epochs(name)))
-    scores = evaluate(encoder, arrays, stream.normalization, seed, finetune=overrides != PIXELS)
+    scores = cached_scores(name, seed, "student", lambda: evaluate(
+        encoder, arrays, stream.normalization, seed, finetune=overrides != PIXELS))
     student_run = dict(seed=seed, trace=trace, minutes=minutes, scores=scores)
     if teacher is None or not FLAGS.evaluate_teacher:
         return student_run, None
     print("  teacher:", flush=True)
-    teacher_scores = evaluate(teacher, arrays, stream.normalization, seed, finetune=False)
+    teacher_scores = cached_scores(name, seed, "teacher", lambda: evaluate(
+        teacher, arrays, stream.normalization, seed, finetune=False))
     return student_run, dict(seed=seed, trace=[], minutes=minutes, scores=teacher_scores)
 
 
@@ -545,7 +590,7 @@ def main(argv):
     command = "python benchmarks/fashion_mnist.py " + " ".join(sys.argv[1:])
     summary = (
         f"{time.strftime('%Y-%m-%d')}, `{command.strip()}`, KERAS_BACKEND={keras.backend.backend()}, "
-        f"{machine()}, {minutes:.0f} min in all (cached encoders are not pretrained again), "
+        f"{machine()}, {minutes:.0f} min in all (cached encoders and scores are reused), "
         f"pretraining in {FLAGS.mixed_precision}. Seeds {seeds} (mean ± std). Budget: {FLAGS.epochs} pretraining epochs "
         f"of 60k images at batch {FLAGS.batch_size}; ViT {FLAGS.encoder_dim}×{FLAGS.encoder_depth}, patch "
         f"{FLAGS.patch_size}; features: {FLAGS.pooling} pooling; kNN/probe references: first {FLAGS.eval_train_examples} training images; "
