@@ -248,6 +248,14 @@ def pixels_model():
     return keras.Model(inputs, keras.layers.Flatten()(inputs), name="raw_pixels")
 
 
+def write_json(path, value, **dump_options):
+    """`value` into `path` through a partial file and a rename, so that a
+    kill never leaves a truncated file where a rerun reads its cache."""
+    with open(path + ".partial", "w") as file:
+        json.dump(value, file, **dump_options)
+    os.replace(path + ".partial", path)
+
+
 def pretraining_settings(name, seed):
     """What a cached encoder must have been pretrained with to be reused."""
     keys = ("epochs", "batch_size", "learning_rate", "warmup_epochs", "mask_ratio", "noise_std",
@@ -289,8 +297,7 @@ def cached_pretraining(name, seed, pretrain_now):
         os.replace(stem + "_teacher.partial.keras", teacher_path)
     encoder.save(stem + ".partial.keras")
     os.replace(stem + ".partial.keras", stem + ".keras")
-    with open(stem + ".json", "w") as file:
-        json.dump({"settings": settings, "trace": trace, "minutes": minutes, "teacher": teacher_path}, file)
+    write_json(stem + ".json", {"settings": settings, "trace": trace, "minutes": minutes, "teacher": teacher_path})
     return encoder, teacher, trace, minutes
 
 
@@ -326,9 +333,7 @@ def cached_scores(name, seed, role, evaluate_now):
     scores = evaluate_now()
     recorded = {"settings": settings, "scores": {**recorded.get("scores", {}), role: scores}}
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path + ".partial", "w") as file:
-        json.dump(recorded, file)
-    os.replace(path + ".partial", path)
+    write_json(path, recorded)
     return scores
 
 
@@ -520,11 +525,9 @@ def report(summary, table, results, run_flags):
     differences = difference_table(results, FLAGS.baseline) if FLAGS.baseline else ""
     print("\n" + summary + "\n\n" + table + ("\n\n" + differences if differences else ""))
     os.makedirs(FLAGS.output_dir, exist_ok=True)
-    path = os.path.join(FLAGS.output_dir, "results.json")
-    with open(path + ".partial", "w") as file:  # then renamed: a kill never truncates the last results
-        json.dump({"summary": summary, "table": table, "differences": differences,
-                   "flags": run_flags, "results": results}, file, indent=1, default=str)
-    os.replace(path + ".partial", path)
+    write_json(os.path.join(FLAGS.output_dir, "results.json"),
+               {"summary": summary, "table": table, "differences": differences, "flags": run_flags,
+                "results": results}, indent=1, default=str)
     plot(results, os.path.join(FLAGS.output_dir, "curves.png"), os.path.join(FLAGS.output_dir, "accuracy.png"))
     print(f"\nwrote {FLAGS.output_dir}/results.json, curves.png, accuracy.png")
 
