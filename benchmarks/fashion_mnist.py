@@ -84,6 +84,10 @@ CONFIGS = {
         "one epoch at batch 256)",
         {**COMBINED, "teacher_update_every": 234, "teacher_momentum": 0.0, "teacher_momentum_end": 0.0}),
     "combo_light": Config("DSD-MAE, combined with weight 0.25", {**COMBINED, "loss_weight": 0.25}),
+    "combo_heavy": Config("DSD-MAE, combined with weight 1.0", {**COMBINED, "loss_weight": 1.0}),
+    "combo_clean": Config("DSD-MAE, combined without noise", {**COMBINED, "noise_std": 0.0}),
+    "combo_deep_predictor": Config("DSD-MAE, combined with a 2-block feature predictor",
+                                   {**COMBINED, "feature_predictor_depth": 2}),
     # MV-MAE: pixel reconstruction of two views + InfoNCE of their pooled encodings
     "mvmae_crops": Config("MV-MAE, two crops (contrast 0.1)",
                           dict(noise_std=0.0, loss_weight=0.0, contrast_weight=0.1, contrast_views="crops")),
