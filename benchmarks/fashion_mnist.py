@@ -40,6 +40,7 @@ from typing import Any, NamedTuple
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
 from absl import app, flags  # noqa: E402
+from seed_statistics import mean_std, paired_difference  # noqa: E402  (this script's folder)
 
 PIXELS = "pixels"
 
@@ -397,35 +398,11 @@ def machine():
     return f"{name}, {cores}" if name else cores
 
 
-def mean_std(runs, metric):
-    """`(mean, std)` in percent of a metric over the seeds' runs (None if absent)."""
-    import numpy as np
-
-    values = [100 * run["scores"][metric] for run in runs if run["scores"].get(metric) is not None]
-    if not values:
-        return None
-    return float(np.mean(values)), float(np.std(values))
-
-
 def cell(runs, metric):
     stats = mean_std(runs, metric)
     if stats is None:
         return "—"
     return f"{stats[0]:.1f}%" + (f" ± {stats[1]:.1f}" if len(runs) > 1 else "")
-
-
-def paired_difference(runs, baseline_runs, metric):
-    """`(mean, std)` in points of `run − baseline run at the same seed` over
-    the seeds where both have the metric (None if none). Pairing by seed
-    removes what a seed does to both, which the unpaired stds include."""
-    import numpy as np
-
-    baseline = {run["seed"]: run["scores"].get(metric) for run in baseline_runs}
-    differences = [100 * (run["scores"][metric] - baseline[run["seed"]]) for run in runs
-                   if run["scores"].get(metric) is not None and baseline.get(run["seed"]) is not None]
-    if not differences:
-        return None
-    return float(np.mean(differences)), float(np.std(differences))
 
 
 def difference_table(results, baseline):
