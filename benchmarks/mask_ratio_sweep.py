@@ -34,10 +34,12 @@ METRICS = (("knn", "kNN"), ("linear", "linear probe"))
 
 
 def masked_fraction(saved_flags):
-    """The fraction of patches the model masked, from a run's saved flags."""
+    """The fraction of patches the model masked, from a run's saved flags
+    (28×28 Fashion-MNIST images), rounded as the model's masking rounds."""
+    from keras_dsmae.layers.masking import num_visible_patches
+
     num_patches = (28 // saved_flags["patch_size"]) ** 2
-    visible = int(num_patches * (1.0 - saved_flags["mask_ratio"]) + 0.5)
-    return 1.0 - visible / num_patches
+    return 1.0 - num_visible_patches(num_patches, saved_flags["mask_ratio"]) / num_patches
 
 
 def load_point(path):
