@@ -25,6 +25,8 @@ numpy path (`keras_dsmae.data.from_arrays`).
     python benchmarks/fashion_mnist.py --from_results=runs/fashion_mnist/results.json \
         --baseline=mae --output_dir=/tmp/replot             # tables and plots again, no evaluation
     python benchmarks/fashion_mnist.py --epochs=1 --finetune_examples=2000 --eval_train_examples=2000  # smoke
+    python benchmarks/fashion_mnist.py --epochs=12 --configs=mae,dsmae_combo --seeds=0 --finetune_examples=60000 \
+        --finetune_epochs=30 --finetune_crop_scale_min=0.6 --evaluate_teacher=false   # augmented fine-tuning
 
 The backend is KERAS_BACKEND (default here: torch, the fastest on CPU for this model).
 """
@@ -119,6 +121,12 @@ flags.DEFINE_integer("linear_epochs", 50, "Linear-probe epochs (on cached featur
 flags.DEFINE_integer("finetune_examples", 20000, "Training images for fine-tuning.")
 flags.DEFINE_integer("finetune_epochs", 1, "Fine-tuning epochs (0: no fine-tuning).")
 flags.DEFINE_float("finetune_learning_rate", 1e-3, "Base fine-tuning rate (scaled by batch/256).")
+flags.DEFINE_float("finetune_crop_scale_min", 0.0,
+                   "Smallest random-resized-crop area for fine-tuning images (with a random flip, through "
+                   "`data.from_arrays(training=True)`); 0: no augmentation.", lower_bound=0.0, upper_bound=1.0)
+flags.DEFINE_float("finetune_mixing", 0.0,
+                   "Fine-tuning MixUp alpha 0.8 × this and CutMix alpha 1.0 × this (the MAE recipe at 1); 0: off.",
+                   lower_bound=0.0)
 flags.DEFINE_float("equal_time_factor", 1.8,
                    "Epoch multiplier of `mae_equal_time`: DSD-MAE's pretraining time over MAE's "
                    "(4.6 / 2.6 min in the 2026-11-30 default run).")
@@ -310,7 +318,11 @@ def evaluation_settings():
     """What recorded scores must have been evaluated with to be reused."""
     keys = ("eval_train_examples", "knn_k", "linear_epochs", "finetune_examples", "finetune_epochs",
             "finetune_learning_rate", "pooling")
-    return {key: FLAGS[key].value for key in keys}
+    settings = {key: FLAGS[key].value for key in keys}
+    for key in ("finetune_crop_scale_min", "finetune_mixing"):  # recorded only when on, so that
+        if FLAGS[key].value:  # scores recorded before these flags existed stay valid
+            settings[key] = FLAGS[key].value
+    return settings
 
 
 def scores_path(name, seed):
@@ -345,7 +357,7 @@ def cached_scores(name, seed, role, evaluate_now):
 def evaluate(encoder, arrays, normalization, seed, finetune=True):
     import numpy as np
 
-    from keras_dsmae import evaluation
+    from keras_dsmae import data, evaluation
 
     def normalised(images):
         return ((images[..., None] / 255.0 - np.asarray(normalization.mean)) / np.asarray(normalization.std)).astype("float32")
@@ -364,15 +376,30 @@ def evaluate(encoder, arrays, normalization, seed, finetune=True):
     if not finetune or not FLAGS.finetune_epochs:
         return scores
     start = time.time()
-    tune = (normalised(arrays["train_images"][:n_tune]), arrays["train_labels"][:n_tune])
+    if FLAGS.finetune_crop_scale_min:
+        tune = data.from_arrays(arrays["train_images"][:n_tune], arrays["train_labels"][:n_tune].astype("int64"),
+                                batch_size=128, normalization=normalization, training=True,
+                                crop_scale=(FLAGS.finetune_crop_scale_min, 1.0), seed=seed)
+    else:
+        tune = (normalised(arrays["train_images"][:n_tune]), arrays["train_labels"][:n_tune])
     result = evaluation.fine_tune(
         encoder, tune, test, num_classes=10, epochs=FLAGS.finetune_epochs, batch_size=128,
-        learning_rate=FLAGS.finetune_learning_rate, warmup_epochs=0.1, mixup_alpha=0.0, cutmix_alpha=0.0,
-        drop_path_rate=0.1, seed=seed, verbose=2,
+        learning_rate=FLAGS.finetune_learning_rate, warmup_epochs=0.1, mixup_alpha=0.8 * FLAGS.finetune_mixing,
+        cutmix_alpha=FLAGS.finetune_mixing, drop_path_rate=0.1, seed=seed, verbose=2,
     )
     scores["finetune"] = result.accuracy
     print(f"  fine-tune {scores['finetune']:.4f}  ({time.time() - start:.0f} s)", flush=True)
     return scores
+
+
+def finetune_recipe():
+    """The fine-tuning augmentation for the summary line ("" when none)."""
+    parts = []
+    if FLAGS.finetune_crop_scale_min:
+        parts.append(f"random resized crop (area ≥ {FLAGS.finetune_crop_scale_min:g}) + flip")
+    if FLAGS.finetune_mixing:
+        parts.append(f"MixUp {0.8 * FLAGS.finetune_mixing:g} / CutMix {FLAGS.finetune_mixing:g}")
+    return " with " + " and ".join(parts) if parts else ""
 
 
 def machine():
@@ -578,7 +605,7 @@ def main(argv):
         f"pretraining in {FLAGS.mixed_precision}. Seeds {seeds} (mean ± std). Budget: {FLAGS.epochs} pretraining epochs "
         f"of 60k images at batch {FLAGS.batch_size}; ViT {FLAGS.encoder_dim}×{FLAGS.encoder_depth}, patch "
         f"{FLAGS.patch_size}; features: {FLAGS.pooling} pooling; kNN/probe references: first {FLAGS.eval_train_examples} training images; "
-        f"fine-tune: {FLAGS.finetune_epochs} epoch(s) on the first {FLAGS.finetune_examples}; "
+        f"fine-tune: {FLAGS.finetune_epochs} epoch(s) on the first {FLAGS.finetune_examples}{finetune_recipe()}; "
         f"test: the 10k test images; pretraining minutes: the mean over seeds when it ran."
     )
     report(summary, table, results, FLAGS.flag_values_dict())
