@@ -102,6 +102,9 @@ def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, l
         train, test: `(images, labels)` arrays (normalised images `(N, H, W, C)`)
             or batched labelled `tf.data.Dataset`s (of known length, or
             carrying `batches_per_epoch` like `from_image_folder`'s).
+            Arrays are used as they are (shuffled, no crop or flip); for
+            crops and flips pass `data.from_arrays(images, labels,
+            training=True)` instead. MixUp / CutMix apply to both.
         num_classes: classes (≥ 2).
         epochs, batch_size: training length and batch.
         learning_rate: base rate, scaled by `batch_size / 256`.
