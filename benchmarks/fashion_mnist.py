@@ -376,20 +376,27 @@ def evaluate(encoder, arrays, normalization, seed, finetune=True):
     if not finetune or not FLAGS.finetune_epochs:
         return scores
     start = time.time()
+    batch_size = 128  # the pipeline's batches and the rate scaling of fine_tune must agree
     if FLAGS.finetune_crop_scale_min:
         tune = data.from_arrays(arrays["train_images"][:n_tune], arrays["train_labels"][:n_tune].astype("int64"),
-                                batch_size=128, normalization=normalization, training=True,
+                                batch_size=batch_size, normalization=normalization, training=True,
                                 crop_scale=(FLAGS.finetune_crop_scale_min, 1.0), seed=seed)
     else:
         tune = (normalised(arrays["train_images"][:n_tune]), arrays["train_labels"][:n_tune])
+    mixup_alpha, cutmix_alpha = finetune_mixing_alphas()
     result = evaluation.fine_tune(
-        encoder, tune, test, num_classes=10, epochs=FLAGS.finetune_epochs, batch_size=128,
-        learning_rate=FLAGS.finetune_learning_rate, warmup_epochs=0.1, mixup_alpha=0.8 * FLAGS.finetune_mixing,
-        cutmix_alpha=FLAGS.finetune_mixing, drop_path_rate=0.1, seed=seed, verbose=2,
+        encoder, tune, test, num_classes=10, epochs=FLAGS.finetune_epochs, batch_size=batch_size,
+        learning_rate=FLAGS.finetune_learning_rate, warmup_epochs=0.1, mixup_alpha=mixup_alpha,
+        cutmix_alpha=cutmix_alpha, drop_path_rate=0.1, seed=seed, verbose=2,
     )
     scores["finetune"] = result.accuracy
     print(f"  fine-tune {scores['finetune']:.4f}  ({time.time() - start:.0f} s)", flush=True)
     return scores
+
+
+def finetune_mixing_alphas():
+    """`(MixUp alpha, CutMix alpha)` of fine-tuning: the MAE recipe's 0.8 / 1.0 × --finetune_mixing."""
+    return 0.8 * FLAGS.finetune_mixing, 1.0 * FLAGS.finetune_mixing
 
 
 def finetune_recipe():
@@ -398,7 +405,7 @@ def finetune_recipe():
     if FLAGS.finetune_crop_scale_min:
         parts.append(f"random resized crop (area ≥ {FLAGS.finetune_crop_scale_min:g}) + flip")
     if FLAGS.finetune_mixing:
-        parts.append(f"MixUp {0.8 * FLAGS.finetune_mixing:g} / CutMix {FLAGS.finetune_mixing:g}")
+        parts.append("MixUp {:g} / CutMix {:g}".format(*finetune_mixing_alphas()))
     return " with " + " and ".join(parts) if parts else ""
 
 
