@@ -88,6 +88,28 @@ def _to_dataset(data, batch_size, training, seed):
     return data, (batches or 0) * batch_size, None
 
 
+def training_batches(train, num_classes, batch_size, mixup_alpha, cutmix_alpha, label_smoothing, seed):
+    """The batches `fine_tune` trains on: `train` batched (arrays are
+    shuffled), then mixed and smoothed.
+
+    Args:
+        train: `(images, labels)` arrays or a batched labelled `tf.data.Dataset`
+            (see `fine_tune`).
+        num_classes, batch_size, mixup_alpha, cutmix_alpha, label_smoothing,
+            seed: as in `fine_tune`.
+
+    Returns:
+        `(dataset, examples, steps_per_epoch)`: a `tf.data.Dataset` of
+        `((B, H, W, C) images, (B, num_classes) soft labels)`, the examples
+        in one epoch and the steps per epoch for `fit` (`None`: one pass).
+    """
+    dataset, count, steps_per_epoch = _to_dataset(train, batch_size, True, seed)
+    dataset = dataset.map(
+        mixing_augmentation(num_classes, mixup_alpha, cutmix_alpha, label_smoothing, seed)
+    ).prefetch(4)
+    return dataset, count, steps_per_epoch
+
+
 def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, learning_rate=1e-3,
               warmup_epochs=1, weight_decay=0.05, layer_decay=0.75, drop_path_rate=0.1,
               mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, seed=0, verbose="auto",
@@ -128,11 +150,9 @@ def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, l
     validation.check_float("cutmix_alpha", cutmix_alpha, 0.0)
     validation.check_float("label_smoothing", label_smoothing, 0.0, 1.0, high_open=True)
     keras.utils.set_random_seed(seed)
-    train_data, count, steps_per_epoch = _to_dataset(train, batch_size, True, seed)
+    train_data, count, steps_per_epoch = training_batches(
+        train, num_classes, batch_size, mixup_alpha, cutmix_alpha, label_smoothing, seed)
     test_data, _, _ = _to_dataset(test, batch_size, False, seed)
-    train_data = train_data.map(
-        mixing_augmentation(num_classes, mixup_alpha, cutmix_alpha, label_smoothing, seed)
-    ).prefetch(4)
     test_data = test_data.map(mixing_augmentation(num_classes, 0.0, 0.0, 0.0))
     steps = max(count // batch_size, 1)
     schedule = warmup_cosine_schedule(
