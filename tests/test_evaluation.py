@@ -8,8 +8,9 @@ import tensorflow as tf
 import keras_dsmae
 from keras_dsmae.evaluation import (extract_features, fine_tune, knn_accuracy, knn_predict,
                                     linear_probe, mixing_augmentation)
+from keras_dsmae.evaluation.fine_tune import training_batches
 from keras_dsmae.optimizers import LayerwiseDecayAdamW, layer_index
-from tests.conftest import TINY, tiny_model, to_numpy
+from tests.conftest import tiny_model, to_numpy
 
 
 def two_class_images(count, size=16, channels=3, seed=0, noise=0.3):
@@ -161,8 +162,8 @@ def test_classifier_starts_from_the_pretrained_weights():
 
 def test_mixing_gives_soft_labels_that_sum_to_one():
     x, y = two_class_images(8)
-    images, labels = mixing_augmentation(2, mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, seed=1)(
-        tf.constant(x), tf.constant(y))
+    images, labels = mixing_augmentation(2, mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1)(
+        tf.constant(x), tf.constant(y), tf.constant([1, 2]))
     labels = labels.numpy()
     assert images.shape == x.shape
     np.testing.assert_allclose(labels.sum(axis=1), 1.0, atol=1e-5)
@@ -206,3 +207,64 @@ def test_fine_tune_stops_at_a_dataset_label_outside_the_classes():
     vit = keras_dsmae.ViTEncoder(**{"image_size": 16, "patch_size": 4, "hidden_dim": 16, "depth": 1, "num_heads": 2})
     with pytest.raises(Exception, match=r"num_classes=2"):
         fine_tune(vit, train, train, num_classes=2, epochs=1, batch_size=8, verbose=0)
+
+
+def read_batches(dataset):
+    return [(to_numpy(images), to_numpy(labels)) for images, labels in dataset]
+
+
+def assert_same_batches(first, second):
+    assert len(first) == len(second)
+    for (images_a, labels_a), (images_b, labels_b) in zip(first, second):
+        np.testing.assert_array_equal(images_a, images_b)
+        np.testing.assert_array_equal(labels_a, labels_b)
+
+
+def mixed_training_batches(source, seed=3):
+    x, y = two_class_images(64, seed=0)
+    if source == "pipeline":
+        train = keras_dsmae.data.from_arrays((x * 255).astype("uint8"), y.astype("int64"), batch_size=8,
+                                             crop_scale=(0.5, 1.0), seed=seed)
+    else:
+        train = (x, y)
+    return training_batches(train, 2, 8, 0.8, 1.0, 0.1, seed)[0]
+
+
+@pytest.mark.parametrize("source", ["arrays", "pipeline"])
+def test_fine_tuning_mixing_is_set_by_the_seed_not_by_iterators_opened_before(source):
+    # Keras' fit may open an iterator and drop it, and its prefetching runs
+    # ahead by a number of batches that depends on timing: the mixing drawn
+    # for an epoch must not depend on how far an earlier iterator got.
+    passes = []
+    for abandoned_after in (1, 4):
+        dataset = mixed_training_batches(source)
+        iterator = iter(dataset)
+        for _ in range(abandoned_after):
+            next(iterator)
+        del iterator
+        passes.append(read_batches(dataset))
+    assert_same_batches(*passes)
+
+
+def test_fine_tuning_mixing_changes_with_the_epoch_and_the_seed():
+    dataset = mixed_training_batches("arrays")
+    first_epoch, second_epoch = read_batches(dataset), read_batches(dataset)
+    other_seed = read_batches(mixed_training_batches("arrays", seed=4))
+    for other in (second_epoch, other_seed):
+        assert not all(np.array_equal(a[1], b[1]) for a, b in zip(first_epoch, other))
+
+
+@pytest.mark.parametrize("mixup_alpha, cutmix_alpha", [(0.8, 0.0), (0.0, 1.0)])
+def test_mixed_labels_weigh_each_class_by_its_share_of_the_pixels(mixup_alpha, cutmix_alpha):
+    # Image i is constant at value i and has label i, so after mixing its mean
+    # value is the label-weighted mean of the classes it was mixed from.
+    classes = 8
+    images = tf.broadcast_to(tf.range(classes, dtype=tf.float32)[:, None, None, None], (classes, 16, 16, 1))
+    augment = mixing_augmentation(classes, mixup_alpha, cutmix_alpha, label_smoothing=0.0)
+    mixed_images = 0
+    for seed in range(5):
+        mixed, labels = augment(images, tf.range(classes), tf.constant([seed, 7]))
+        mixed, labels = mixed.numpy(), labels.numpy()
+        np.testing.assert_allclose(mixed.mean(axis=(1, 2, 3)), labels @ np.arange(classes), atol=1e-4)
+        mixed_images += int((labels.max(axis=1) < 1.0 - 1e-6).sum())
+    assert mixed_images > 0  # mixing happened at all

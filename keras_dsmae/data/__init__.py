@@ -14,6 +14,7 @@ from keras_dsmae.data.decoded_files import SkippedFiles, UndecodableFile
 from keras_dsmae.data.file_listing import list_image_files
 from keras_dsmae.data.image_folder import from_image_folder
 from keras_dsmae.data.labelled_sources import evaluation_splits
+from keras_dsmae.data.mixing import mix_batches, mixing_augmentation
 from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.data.sources import ImageSource, open_source
 from keras_dsmae.data.synthetic import synthetic_images
@@ -38,6 +39,8 @@ __all__ = [
     "get_spec",
     "labelled_dataset",
     "list_image_files",
+    "mix_batches",
+    "mixing_augmentation",
     "load_tfds_split",
     "normalization_for",
     "open_source",

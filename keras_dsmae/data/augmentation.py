@@ -38,3 +38,10 @@ def pretraining_augmentation(image, seed, size, scale):
     seeds = tf.random.experimental.stateless_split(seed, num=2)
     image = random_resized_crop(image, seeds[0], size, scale)
     return tf.image.stateless_random_flip_left_right(image, seeds[1])
+
+
+def seed_stream(seed):
+    """An endless `tf.data.Dataset` of `(2,)` int64 seeds for stateless ops,
+    one per element it is zipped with. Drawn from `seed` afresh for each new
+    iterator (each epoch); `None`: not reproducible."""
+    return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)

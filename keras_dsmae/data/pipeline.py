@@ -8,7 +8,7 @@ normalises, batches and prefetches.
 
 import tensorflow as tf
 
-from keras_dsmae.data.augmentation import pretraining_augmentation
+from keras_dsmae.data.augmentation import pretraining_augmentation, seed_stream
 from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.utils import validation
 
@@ -136,8 +136,7 @@ def build_pipeline(
     if training:
         if shuffle_buffer:
             dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-        dataset = tf.data.Dataset.zip((dataset, seeds))
+        dataset = tf.data.Dataset.zip((dataset, seed_stream(seed)))
 
         def augment(example, element_seed):
             image, label = example

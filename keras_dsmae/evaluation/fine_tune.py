@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_dsmae.data.cardinality import batches_per_epoch
+from keras_dsmae.data.mixing import mix_batches
 from keras_dsmae.evaluation.features import check_labels, labels_of
 from keras_dsmae.models.classifier import build_classifier
 from keras_dsmae.models.fit_inputs import with_epoch_length
@@ -22,42 +23,6 @@ class FineTuneResult:
     accuracy: float
     model: keras.Model
     history: keras.callbacks.History
-
-
-def mixing_augmentation(num_classes, mixup_alpha=0.8, cutmix_alpha=1.0, label_smoothing=0.1, seed=None):
-    """A `tf.data` batch map `(images, int labels) → (images, soft labels)`
-    that applies MixUp or CutMix (each with probability ½ when both are on)
-    and label smoothing. Uses Keras core `MixUp` / `CutMix`, so it runs in a
-    `tf.data` pipeline whatever the backend."""
-    import tensorflow as tf
-
-    mixers = []
-    if mixup_alpha > 0:
-        mixers.append(keras.layers.MixUp(alpha=mixup_alpha, seed=seed))
-    if cutmix_alpha > 0:
-        mixers.append(keras.layers.CutMix(factor=cutmix_alpha, seed=seed))
-
-    def smooth(labels):
-        return labels * (1.0 - label_smoothing) + label_smoothing / num_classes
-
-    def augment(images, labels):
-        labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
-        tf.debugging.assert_less(
-            labels, num_classes,
-            message=f"fine-tuning labels must be < num_classes={num_classes}")
-        tf.debugging.assert_non_negative(labels, message="fine-tuning labels must be >= 0")
-        labels = tf.one_hot(labels, num_classes)
-        if not mixers:
-            return images, smooth(labels)
-        batch = {"images": images, "labels": labels}
-        if len(mixers) == 1:
-            mixed = mixers[0](batch)
-        else:
-            mixed = tf.cond(tf.random.uniform([], seed=seed) < 0.5,
-                            lambda: mixers[0](batch), lambda: mixers[1](batch))
-        return mixed["images"], smooth(tf.cast(mixed["labels"], tf.float32))
-
-    return augment
 
 
 def _to_dataset(data, batch_size, training, seed):
@@ -104,9 +69,8 @@ def training_batches(train, num_classes, batch_size, mixup_alpha, cutmix_alpha, 
         in one epoch and the steps per epoch for `fit` (`None`: one pass).
     """
     dataset, count, steps_per_epoch = _to_dataset(train, batch_size, True, seed)
-    dataset = dataset.map(
-        mixing_augmentation(num_classes, mixup_alpha, cutmix_alpha, label_smoothing, seed)
-    ).prefetch(4)
+    dataset = mix_batches(dataset, num_classes, mixup_alpha, cutmix_alpha, label_smoothing, seed)
+    dataset = dataset.prefetch(4)
     return dataset, count, steps_per_epoch
 
 
@@ -133,7 +97,8 @@ def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, l
         warmup_epochs, weight_decay, layer_decay, drop_path_rate: the recipe.
         mixup_alpha, cutmix_alpha: 0 turns either off.
         label_smoothing: in [0, 1).
-        seed: initialisation, order and augmentation.
+        seed: initialisation, order and augmentation (MixUp / CutMix are
+            drawn from it per batch, so a rerun repeats them exactly).
         verbose: passed to `fit`.
         callbacks: more Keras callbacks.
 
@@ -153,7 +118,7 @@ def fine_tune(encoder, train, test, num_classes, *, epochs=10, batch_size=128, l
     train_data, count, steps_per_epoch = training_batches(
         train, num_classes, batch_size, mixup_alpha, cutmix_alpha, label_smoothing, seed)
     test_data, _, _ = _to_dataset(test, batch_size, False, seed)
-    test_data = test_data.map(mixing_augmentation(num_classes, 0.0, 0.0, 0.0))
+    test_data = mix_batches(test_data, num_classes, 0.0, 0.0, 0.0, seed)
     steps = max(count // batch_size, 1)
     schedule = warmup_cosine_schedule(
         scaled_learning_rate(learning_rate, batch_size), epochs * steps, round(warmup_epochs * steps)
