@@ -36,7 +36,8 @@ class ViTEncoder(keras.Model):
             token first when used), `"cls"` the class token `(B, D)`,
             `"mean"` the mean of the patch tokens `(B, D)`.
         layer_norm_epsilon: epsilon of every LayerNorm.
-        seed: optional seed for drop path.
+        seed: optional seed for drop path only; the initial weights follow
+            `keras.utils.set_random_seed` (call it before building).
 
     Call arguments:
         images: `(B, H, W, C)`.
