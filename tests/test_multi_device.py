@@ -31,11 +31,12 @@ def _probe(*args):
 
 
 @only_tensorflow
-def test_tf_replicas_draw_their_own_masks_and_noise_and_replica_0_reproduces_one_device():
+def test_tf_replicas_draw_their_own_masks_noise_and_crops_and_replica_0_reproduces_one_device():
     facts = _probe("draws")
     assert facts["replicas"] == 2
-    assert facts["masks_differ"] and facts["noise_differs"]
+    assert facts["masks_differ"] and facts["noise_differs"] and facts["crops_differ"]
     assert facts["replica_0_mask_is_one_device_mask"]
+    assert facts["replica_0_crops_are_one_device_crops"]
 
 
 @only_tensorflow

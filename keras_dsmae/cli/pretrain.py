@@ -24,6 +24,7 @@ from keras_dsmae.cli.common import (
 )
 from keras_dsmae.data.dataset_names import FORMS, parse_dataset
 from keras_dsmae.data.decoded_files import ON_ERROR
+from keras_dsmae.data.device_feed import AUGMENT_ON
 from keras_dsmae.training.precision import PRECISIONS
 from keras_dsmae.training.pretrain import run_pretraining
 
@@ -61,6 +62,9 @@ def define_pretraining_flags(default_dataset=None):
                       "auto: a resumed run's own precision; else bfloat16 on a GPU or CPU "
                       "with native bfloat16 (AVX512-BF16/AMX-BF16), float32 elsewhere.")
     flags.DEFINE_string("output_dir", None, "Run folder; default: runs/<dataset>_<preset>.")
+    flags.DEFINE_enum("augment_on", "auto", list(AUGMENT_ON),
+                      "Where the crops, flips and normalisation run: device (inside the compiled "
+                      "step; data that fits stays on the device), host (tf.data), or auto (device).")
     flags.DEFINE_integer("reconstruction_every", 5, "Reconstruction grid every N epochs.")
     flags.DEFINE_integer("knn_every", 0, "kNN accuracy on the labelled data every N epochs (0: off).")
     flags.DEFINE_bool("allow_config_change", False,
@@ -109,6 +113,7 @@ def _run():
         image_size=FLAGS.image_size,
         on_error=FLAGS.on_error,
         normalization=parse_normalization(FLAGS.normalization),
+        augment_on=FLAGS.augment_on,
     )
 
 

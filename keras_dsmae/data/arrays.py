@@ -22,6 +22,7 @@ def from_arrays(
     crop_scale=(0.2, 1.0),
     seed=None,
     cache="auto",
+    augment_on="host",
 ):
     """A `tf.data.Dataset` from numpy images, ready for `DSMAE.fit` or
     evaluation.
@@ -40,7 +41,9 @@ def from_arrays(
             one it used as `dataset.normalization`.
         training: shuffle + random resized crop + flip + `drop_remainder`;
             otherwise fixed order and no augmentation.
-        crop_scale, seed, cache: see `build_pipeline`.
+        crop_scale, seed, cache, augment_on: see `build_pipeline`; with
+            `augment_on="device"` the batches are for `DSMAE.fit` only
+            (indices or uint8 images that the model finishes itself).
     """
     images = np.asarray(images)
     if images.ndim == 3:
@@ -82,6 +85,7 @@ def from_arrays(
         source, image_size=image_size, num_channels=num_channels, normalization=normalization,
         batch_size=batch_size, training=training, with_labels=labels is not None,
         crop_scale=crop_scale, seed=seed, cache=cache, num_examples=len(images),
+        augment_on=augment_on,
     )
     dataset.normalization = normalization
     return dataset

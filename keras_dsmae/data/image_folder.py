@@ -70,7 +70,8 @@ def sample_statistics(paths, num_channels, sample=STATISTICS_SAMPLE, seed=0, on_
 
 
 def folder_pipeline(paths, labels, *, image_size, num_channels, normalization, batch_size,
-                    training, with_labels, skipped, crop_scale=(0.2, 1.0), seed=None, cache=False):
+                    training, with_labels, skipped, crop_scale=(0.2, 1.0), seed=None, cache=False,
+                    augment_on="host"):
     """The batches of `from_image_folder` from an already listed folder.
 
     Training shuffles the file names (all of them, every epoch) before
@@ -93,7 +94,7 @@ def folder_pipeline(paths, labels, *, image_size, num_channels, normalization, b
         decoded, image_size=image_size, num_channels=num_channels, normalization=normalization,
         batch_size=batch_size, training=training, with_labels=with_labels, crop_scale=crop_scale,
         seed=seed, cache=bool(cache), num_examples=len(paths),
-        shuffle_buffer=0 if shuffle_names else 10_000,
+        shuffle_buffer=0 if shuffle_names else 10_000, augment_on=augment_on,
     )
     # Skipped files make a pass shorter than the listing says; DSMAE.fit
     # repeats the data and counts epochs in batches of the listing.
@@ -115,6 +116,7 @@ def from_image_folder(
     seed=None,
     cache=False,
     shard=None,
+    augment_on="host",
 ):
     """A streaming `tf.data.Dataset` of the images in a folder.
 
@@ -146,6 +148,9 @@ def from_image_folder(
             only); False or "auto" (the same here) decode every epoch.
         shard: `(count, index)`: use only every `count`-th file from
             `index` (one share per process of a multi-host run).
+        augment_on: "host", "device" or "auto" (see `data.device_feed`):
+            with "device" the crops are still made from the originals on
+            the host, and the model flips and normalises the uint8 crops.
 
     Returns:
         `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images, or of
@@ -170,6 +175,7 @@ def from_image_folder(
         paths, labels, image_size=image_size, num_channels=num_channels,
         normalization=normalization, batch_size=batch_size, training=training,
         with_labels=labels is not None, skipped=skipped, crop_scale=crop_scale, seed=seed, cache=cache,
+        augment_on=augment_on,
     )
     dataset.file_paths = paths
     dataset.skipped_files = skipped

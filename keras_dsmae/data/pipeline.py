@@ -8,7 +8,8 @@ normalises, batches and prefetches.
 
 import tensorflow as tf
 
-from keras_dsmae.data.augmentation import pretraining_augmentation, seed_stream
+from keras_dsmae.data import device_feed
+from keras_dsmae.data.augmentation import pretraining_augmentation, random_resized_crop, seed_stream
 from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.utils import validation
 
@@ -87,6 +88,7 @@ def build_pipeline(
     cache="auto",
     shuffle_buffer=10_000,
     num_examples=None,
+    augment_on="host",
 ):
     """Turn `(image, label)` elements into model-ready batches.
 
@@ -105,16 +107,23 @@ def build_pipeline(
         shuffle_buffer: decoded images in the shuffle buffer when
             training; 0 when `source` is already shuffled (e.g. file names).
         num_examples: size of the source, if known (for "auto" caching).
+        augment_on: where the training augmentation runs: "host", "device"
+            or "auto" (see `keras_dsmae.data.device_feed`); evaluation
+            pipelines (`training=False`) are always finished on the host.
 
     Returns:
         `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images, or of
-        `((B, H, W, C), (B,))` with labels.
+        `((B, H, W, C), (B,))` with labels. On the device: of `(B, H0, W0,
+        C)` uint8 images, or of `(B,)` int32 indices when the images stay
+        on the device, with `dataset.device_input` telling `DSMAE.fit`
+        how to finish them.
     """
     image_size = validation.check_image_size("image_size", image_size)
     validation.check_int("batch_size", batch_size, minimum=1)
     validation.check_seed("seed", seed)
     low, high = _check_crop_scale(crop_scale)
     _check_normalization(normalization, num_channels)
+    on_device = device_feed.resolve_augment_on(augment_on) == "device" and training
     if training and num_examples is not None and 0 <= num_examples < batch_size:
         raise ValueError(
             f"`batch_size` is too large: got batch_size={batch_size} for {num_examples} "
@@ -131,6 +140,12 @@ def build_pipeline(
         return tf.image.convert_image_dtype(image, tf.uint8, saturate=True), label
 
     dataset = source.map(standardize, num_parallel_calls=AUTOTUNE)
+    if on_device:
+        return _device_pipeline(dataset, image_size=image_size, num_channels=num_channels,
+                                normalization=normalization,
+                                batch_size=batch_size, with_labels=with_labels, crop_scale=(low, high),
+                                seed=seed, cache=cache, shuffle_buffer=shuffle_buffer,
+                                num_examples=num_examples)
     if should_cache(cache, num_examples, image_size, num_channels):
         dataset = dataset.cache()
     if training:
@@ -156,6 +171,43 @@ def build_pipeline(
     dataset = dataset.map(finish, num_parallel_calls=AUTOTUNE)
     dataset = dataset.batch(batch_size, drop_remainder=training)
     return dataset.prefetch(AUTOTUNE)
+
+
+def _device_pipeline(dataset, *, image_size, num_channels, normalization, batch_size, with_labels,
+                     crop_scale, seed, cache, shuffle_buffer, num_examples):
+    """`build_pipeline`'s training batches with the augmentation left to
+    the device: resident indices, uint8 originals of one size, or (mixed
+    sizes) uint8 crops made on the host."""
+    image_shape = (*dataset.element_spec[0].shape[:2], num_channels)
+    fixed_size = None not in image_shape
+    if fixed_size and device_feed.fits_on_device(num_examples, image_shape):
+        images, labels = device_feed.materialize(dataset)
+        return device_feed.resident_pipeline(
+            images, labels, batch_size=batch_size, image_size=image_size,
+            normalization=normalization, crop_scale=crop_scale, seed=seed, with_labels=with_labels)
+    if should_cache(cache, num_examples, image_size, num_channels):
+        dataset = dataset.cache()
+    if shuffle_buffer:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    if not fixed_size:  # crops come from the originals, on the host
+        dataset = tf.data.Dataset.zip((dataset, seed_stream(seed)))
+
+        def crop(example, element_seed):
+            image, label = example
+            image = random_resized_crop(to_unit_float(image), element_seed, image_size, crop_scale)
+            return tf.image.convert_image_dtype(image, tf.uint8, saturate=True), label
+
+        dataset = dataset.map(crop, num_parallel_calls=AUTOTUNE)
+    shape = (*image_size, num_channels) if not fixed_size else image_shape
+
+    def finish(image, label):
+        image = tf.ensure_shape(image, shape)
+        return (image, tf.cast(label, tf.int32)) if with_labels else image
+
+    dataset = dataset.map(finish, num_parallel_calls=AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
+    dataset.device_input = device_feed.device_input(image_size, normalization, crop_scale, crop=fixed_size)
+    return dataset
 
 
 def _check_normalization(normalization, num_channels):

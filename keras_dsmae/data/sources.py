@@ -45,9 +45,11 @@ class ImageSource:
         """The `Normalization` to use when the user gives none."""
         raise NotImplementedError
 
-    def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None):
+    def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None,
+                         augment_on="host"):
         """Shuffled, augmented `(B, H, W, C)` batches; `shard=(count, index)`
-        restricts them to one process's share of the data."""
+        restricts them to one process's share of the data; `augment_on`
+        says where the augmentation runs (see `data.device_feed`)."""
         raise NotImplementedError
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):
@@ -70,11 +72,12 @@ class CatalogSource(ImageSource):
     def default_normalization(self, num_channels, seed=0):
         return tfds_source.normalization_for(self.spec.name, num_channels)
 
-    def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None):
+    def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None,
+                         augment_on="host"):
         return tfds_source.pretraining_dataset(
             self.spec.name, batch_size, seed=seed, synthetic_examples=self._synthetic_examples,
             image_size=image_size, num_channels=num_channels, shard=shard,
-            normalization=normalization, **self._common,
+            normalization=normalization, augment_on=augment_on, **self._common,
         )
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):
@@ -131,7 +134,8 @@ class TfdsSource(ImageSource):
         sample = self._images().take(self.statistics_sample)
         return image_statistics(sample, num_channels, f"the first {self.statistics_sample} images")
 
-    def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None):
+    def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None,
+                         augment_on="host"):
         count = self.num_examples // shard[0] if self.num_examples and shard else self.num_examples
         cache = self.native_image_size is not None and should_cache(
             "auto", count, self.native_image_size, num_channels)
@@ -140,6 +144,7 @@ class TfdsSource(ImageSource):
             normalization=normalization, batch_size=batch_size, training=True, with_labels=False,
             seed=seed, cache=cache, num_examples=count,
             shuffle_buffer=shuffle_buffer_for(self.native_image_size, num_channels),
+            augment_on=augment_on,
         )
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):
@@ -169,9 +174,11 @@ class FolderSource(ImageSource):
         return folder_pipeline(paths, None, batch_size=batch_size, training=training, with_labels=False,
                                skipped=self.skipped_files, **kwargs)
 
-    def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None):
+    def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None,
+                         augment_on="host"):
         return self._batches(shard_of(self.paths, shard), batch_size, True, image_size=image_size,
-                             num_channels=num_channels, normalization=normalization, seed=seed)
+                             num_channels=num_channels, normalization=normalization, seed=seed,
+                             augment_on=augment_on)
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):
         quiet = SkippedFiles("skip")  # a bad file among the first few is reported in training
@@ -212,9 +219,11 @@ class NpySource(ImageSource):
         return from_arrays(self.images[:10_000], batch_size=1, num_channels=num_channels,
                            training=False).normalization
 
-    def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None):
+    def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None,
+                         augment_on="host"):
         return from_arrays(shard_of(self.images, shard), batch_size=batch_size, image_size=image_size,
-                           num_channels=num_channels, normalization=normalization, seed=seed)
+                           num_channels=num_channels, normalization=normalization, seed=seed,
+                           augment_on=augment_on)
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):
         batches = from_arrays(self.images[:count], batch_size=count, image_size=image_size,

@@ -88,6 +88,7 @@ def pretraining_dataset(
     num_channels=None,
     shard=None,
     normalization=None,
+    augment_on="host",
 ):
     """Shuffled, augmented, normalised image batches for pretraining.
 
@@ -106,9 +107,11 @@ def pretraining_dataset(
         shard: `(count, index)`: this process's share of the files (one
             share per process of a multi-host run).
         normalization: a `Normalization`; default: the data set's own.
+        augment_on: "host", "device" or "auto" (see `data.device_feed`).
 
     Returns:
-        `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images.
+        `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images (on
+        the device: see `build_pipeline`).
     """
     spec = get_spec(dataset)
     known = spec.num_pretrain_examples // (shard[0] if shard else 1)
@@ -117,7 +120,7 @@ def pretraining_dataset(
         data_dir=data_dir, crop_scale=crop_scale, seed=seed, cache=cache,
         use_synthetic_data=use_synthetic_data, synthetic_examples=synthetic_examples,
         known_examples=known, image_size=image_size, num_channels=num_channels, shard=shard,
-        normalization=normalization,
+        normalization=normalization, augment_on=augment_on,
     )
 
 
@@ -160,7 +163,7 @@ def labelled_dataset(
 
 def _pipeline(spec, split, batch_size, *, training, with_labels, data_dir, crop_scale, seed,
               cache, use_synthetic_data, synthetic_examples, known_examples=None,
-              image_size=None, num_channels=None, shard=None, normalization=None):
+              image_size=None, num_channels=None, shard=None, normalization=None, augment_on="host"):
     """`build_pipeline` on `split` of the data set `spec` (TFDS or generated);
     `known_examples` stands for the split's size (for caching and the batch
     size check) when TFDS does not say it."""
@@ -178,6 +181,7 @@ def _pipeline(spec, split, batch_size, *, training, with_labels, data_dir, crop_
         seed=seed,
         cache=cache,
         num_examples=count if count is not None else known_examples,
+        augment_on=augment_on,
     )
 
 

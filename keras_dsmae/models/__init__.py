@@ -3,6 +3,7 @@ teacher-target strategies, DSMAE itself and the fine-tuning classifier."""
 
 from keras_dsmae.models.classifier import build_classifier
 from keras_dsmae.models.decoder import MaskedDecoder
+from keras_dsmae.models.device_input import DeviceInput
 from keras_dsmae.models.dsmae import DSMAE
 from keras_dsmae.models.ema_teacher import EMATeacher
 from keras_dsmae.models.teacher_targets import (
@@ -17,6 +18,7 @@ from keras_dsmae.models.vit_encoder import ViTEncoder
 
 __all__ = [
     "DSMAE",
+    "DeviceInput",
     "EMATeacher",
     "FullImageTarget",
     "LayerAverageTarget",

@@ -14,14 +14,17 @@ from keras_dsmae.layers.masking import RandomMasking, num_visible_patches
 from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.patching import unpatchify
 from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
+from keras_dsmae.layers.resident_images import ResidentImages
 from keras_dsmae.models import fit_inputs, method_settings
 from keras_dsmae.models.compat import Version01Compatibility
 from keras_dsmae.models.decoder import MaskedDecoder
+from keras_dsmae.models.device_input import StartDataOrder
 from keras_dsmae.models.ema_teacher import EMATeacher
 from keras_dsmae.models.teacher_targets import build_teacher_target
 from keras_dsmae.models.vit_encoder import ViTEncoder
 from keras_dsmae.utils.callback_order import order_callbacks
-from keras_dsmae.utils.distribution import scale_loss_for_replicas
+from keras_dsmae.utils.distribution import scale_loss_for_replicas, variable_creation_scope
+from keras_dsmae.utils.late_state import adding_state
 from keras_dsmae.utils.portable_config import PortableCompileConfig
 from keras_dsmae.utils.token_math import mean_pool, token_statistics
 
@@ -89,7 +92,10 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         seed: optional int; masks, noise and drop path reproduce with it.
 
     Call arguments:
-        images: `(B, H, W, C)` normalised float images.
+        images: `(B, H, W, C)` normalised float images; after
+            `use_device_input` also `(B, H0, W0, C)` uint8 images, which
+            the model augments (in training) and normalises itself, or,
+            with resident images, `(B,)` integer indices into them.
 
     Returns:
         dict with `"mask"` `(B', N)` (1 = hidden), `"ids_shuffle"` `(B', N)`,
@@ -164,6 +170,9 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         if self.num_views == 2 and settings["contrast_views"] == "crops":
             self.view_crop = RandomResizedCrop(
                 seed=method_settings.offset_seed(seed, 2), dtype=policy, name="view_crop")
+        self.input_augmentation = None  # see use_device_input
+        self.resident_images = None
+        self._device_input = None
         self.build((None, *self.encoder.image_size, self.encoder.num_channels))
 
     @property
@@ -186,9 +195,62 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             self.ema_teacher.copy_from(self.encoder)
         self.built = True
 
+    def use_device_input(self, device_input):
+        """Finish the batches of a pipeline on the device from now on.
+
+        Args:
+            device_input: a `keras_dsmae.models.DeviceInput`, as pipelines
+                with `augment_on="device"` carry it (`dataset.device_input`);
+                `fit` calls this itself when given such a dataset.
+
+        Adds a `DeviceAugmentation` layer (uint8 images → augmented,
+        normalised inputs) and, for resident images, a `ResidentImages`
+        layer (indices → uint8 images). Neither is part of the model's
+        config or weights: a saved or checkpointed model holds no images,
+        and a loaded one takes float images again until this is called.
+        """
+        if device_input is self._device_input:
+            return
+        resident = device_input.resident_images
+        if resident is not None and self.resident_images is not None:
+            held = self.resident_images
+            if (held.num_images, held.image_shape) != (resident.shape[0], tuple(resident.shape[1:])):
+                raise ValueError(
+                    f"This model already holds {held.num_images} resident images of shape "
+                    f"{held.image_shape}; got {resident.shape[0]} of shape {tuple(resident.shape[1:])}. "
+                    f"Resident data of another shape needs a new model (load the weights into it)."
+                )
+        with adding_state(self), variable_creation_scope(self):
+            self.input_augmentation = device_input.augmentation(
+                seed=method_settings.offset_seed(self.settings["seed"], 3), name="input_augmentation")
+            if resident is not None and self.resident_images is None:
+                self.resident_images = ResidentImages(resident, name="resident_images")
+            elif resident is not None:
+                self.resident_images.images.assign(resident)
+        self._device_input = device_input
+        self.train_function = self.test_function = self.predict_function = None  # traced anew
+
+    def _model_inputs(self, inputs, training):
+        """`(images, made)`: the normalised float images the student sees,
+        and whether the model made them itself (from indices or uint8)."""
+        dtype = keras.backend.standardize_dtype(inputs.dtype)
+        if len(inputs.shape) == 1:  # indices (of any dtype: Keras' build under tf.distribute averages them)
+            if self.resident_images is None:
+                raise ValueError(
+                    f"Got a batch of {dtype} indices of shape {tuple(inputs.shape)}, but this "
+                    f"model holds no resident images. Fit it on the dataset that yields "
+                    f"them (it carries `device_input`), or call use_device_input first."
+                )
+            inputs, dtype = self.resident_images(inputs), "uint8"
+        if "float" in dtype:
+            return inputs, False
+        if self.input_augmentation is None:
+            fit_inputs.check_image_dtype(dtype)
+        return self.input_augmentation(inputs, training=training), True
+
     def _forward(self, images, training=False):
         """Student forward pass; also returns the corrupted input patches."""
-        fit_inputs.check_image_dtype(keras.backend.standardize_dtype(images.dtype))
+        images, made_inputs = self._model_inputs(images, training)
         patches = self.encoder.patchify(images)
         if self.num_views == 2:
             second = patches if self.view_crop is None else self.encoder.patchify(self.view_crop(images))
@@ -207,6 +269,8 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         outputs["corrupted_patches"] = corrupted
         if self.view_crop is not None:
             outputs["clean_patches"] = patches
+        elif made_inputs:  # the loss needs the images the model made
+            outputs["clean_patches"] = patches[: ops.shape(images)[0]]
         return outputs
 
     def call(self, images, training=False):
@@ -250,8 +314,9 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         del y, sample_weight
         if training and self.ema_teacher is not None:
             self.update_teacher()  # a method, so that benchmarks can switch it off
-        if "clean_patches" in y_pred:  # two crops: two images to every term
-            clean, num_views = y_pred["clean_patches"], 1
+        if "clean_patches" in y_pred:  # two crops are two images to every term
+            clean = y_pred["clean_patches"]
+            num_views = 1 if self.view_crop is not None else self.num_views
         else:
             clean, num_views = self.encoder.patchify(x), self.num_views
         inputs = losses.LossInputs(
@@ -285,13 +350,21 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             validation_split=0.0, validation_data=None, shuffle=None, **kwargs):
         """`keras.Model.fit` with the inputs checked first (see
         `models.fit_inputs`: uint8, raw 0–255 or empty images raise a
-        `ValueError`; labels are dropped; a streaming folder's epoch length
+        `ValueError` unless the dataset finishes its batches on the device;
+        labels are dropped; a streaming folder's epoch length
         is taken from `x.batches_per_epoch`), and the callbacks run in the order
-        their epoch-end work needs (see `keras_dsmae.utils.callback_order`)."""
+        their epoch-end work needs (see `keras_dsmae.utils.callback_order`).
+        A dataset that carries `device_input` (`augment_on="device"`) is
+        finished on the device: see `use_device_input`."""
         del y  # self-supervised
+        device_input = getattr(x, "device_input", None)
+        if device_input is not None:
+            self.use_device_input(device_input)
         x, kwargs = fit_inputs.with_epoch_length(x, kwargs)
-        x, shuffle = fit_inputs.prepare(x, shuffle)
+        x, shuffle = fit_inputs.prepare(x, shuffle, raw_inputs=self.input_augmentation is not None)
         callbacks = order_callbacks(callbacks)
+        if device_input is not None and device_input.start_at_epoch is not None:
+            callbacks = fit_inputs.with_callback(callbacks, StartDataOrder(device_input))
         fit_inputs.warn_without_teacher_schedule(self, callbacks)
         return super().fit(
             x, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=callbacks,

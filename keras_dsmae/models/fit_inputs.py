@@ -41,10 +41,11 @@ def _check_array(images):
         )
 
 
-def _check_dataset(dataset):
+def _check_dataset(dataset, raw_inputs=False):
     spec = dataset.element_spec
     image_spec = spec[0] if isinstance(spec, tuple) else spec
-    check_image_dtype(getattr(image_spec.dtype, "name", image_spec.dtype), "x")
+    if not raw_inputs:
+        check_image_dtype(getattr(image_spec.dtype, "name", image_spec.dtype), "x")
     if int(dataset.cardinality()) == 0:
         raise ValueError(f"The dataset passed to fit is empty (no batches). {FROM_ARRAYS_HINT}")
     if isinstance(spec, tuple):  # (images, labels, ...): labels are not used
@@ -67,7 +68,7 @@ def with_epoch_length(x, fit_kwargs):
     return x.repeat(), {**fit_kwargs, "steps_per_epoch": hint}
 
 
-def prepare(x, shuffle):
+def prepare(x, shuffle, raw_inputs=False):
     """Check what `fit` is given and drop labels.
 
     Args:
@@ -76,17 +77,28 @@ def prepare(x, shuffle):
         shuffle: `fit`'s `shuffle`; None means Keras' default (True), except
             for a `tf.data.Dataset` or a Python generator, which order their
             data themselves (Keras would warn that shuffle=True is ignored).
+        raw_inputs: the model finishes uint8 batches (or indices) itself
+            (`DSMAE.use_device_input`), so a dataset of them is accepted.
 
     Returns:
         `(x, shuffle)` to pass on to `keras.Model.fit`.
     """
     if hasattr(x, "element_spec"):
-        return _check_dataset(x), bool(shuffle)
+        return _check_dataset(x, raw_inputs), bool(shuffle)
     if isinstance(x, types.GeneratorType):
         return x, bool(shuffle)
     if hasattr(x, "dtype") and hasattr(x, "shape"):
         _check_array(x)
     return x, True if shuffle is None else shuffle
+
+
+def with_callback(callbacks, callback):
+    """`callbacks` (a list, None or a `keras.callbacks.CallbackList`) with
+    `callback` added last."""
+    if callbacks is None or isinstance(callbacks, (list, tuple)):
+        return [*(callbacks or ()), callback]
+    callbacks.append(callback)
+    return callbacks
 
 
 def warn_without_teacher_schedule(model, callbacks):

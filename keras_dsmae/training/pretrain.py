@@ -17,6 +17,7 @@ from keras_dsmae.callbacks.skipped_files_report import SkippedFilesReport
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.data.decoded_files import ON_ERROR
+from keras_dsmae.data.device_feed import AUGMENT_ON
 from keras_dsmae.models import DSMAE
 from keras_dsmae.optimizers.pretraining import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.plotting import save_history_plot
@@ -63,6 +64,7 @@ def run_pretraining(
     normalization=None,
     on_error="skip",
     verbose="auto",
+    augment_on="auto",
 ):
     """Pretrain a DSMAE on `dataset` and write the run into `output_dir`.
 
@@ -113,11 +115,17 @@ def run_pretraining(
         on_error: "skip" (warn at the end of each epoch, naming a few) or
             "raise" for image files that do not decode (folders).
         verbose: passed to `fit`.
+        augment_on: where the crops, flips and normalisation run: "device"
+            (inside the compiled step; a fixed-size data set under
+            `data.device_feed.RESIDENT_LIMIT_BYTES` stays on the device and
+            steps receive indices), "host" (tf.data) or "auto" ("device");
+            see `keras_dsmae.data.device_feed`.
 
     Returns:
         `(model, history)`: the trained `DSMAE` and the `keras.callbacks.History`.
     """
     validation.check_choice("on_error", on_error, ON_ERROR)
+    validation.check_choice("augment_on", augment_on, AUGMENT_ON)
     source = data.open_source(dataset, data_dir=data_dir, use_synthetic_data=use_synthetic_data,
                               synthetic_examples=synthetic_examples, on_error=on_error)
     if image_size is not None:
@@ -163,8 +171,10 @@ def run_pretraining(
         normalization = _normalization(normalization, saved, source, num_channels, seed)
         shard, local_batch = distributed.input_shard(batch_size)
         train = source.training_batches(local_batch, image_size=image_size, num_channels=num_channels,
-                                        normalization=normalization, seed=seed, shard=shard)
-        fallback = max(source.num_examples // batch_size, 1) if source.num_examples else None
+                                        normalization=normalization, seed=seed, shard=shard,
+                                        augment_on=augment_on)
+        fallback = getattr(train, "batches_per_epoch", None) or (
+            max(source.num_examples // batch_size, 1) if source.num_examples else None)
         steps = batches_per_epoch(train, steps_per_epoch, fallback=fallback)
         if steps is None:
             raise ValueError(
@@ -194,6 +204,7 @@ def run_pretraining(
             distribution=distributed.name, num_devices=distributed.num_devices,
             use_synthetic_data=use_synthetic_data, model_signature=model_signature(model),
             image_size=list(image_size), normalization=dataclasses.asdict(normalization),
+            augment_on=augment_on,
         )
         if checkpoint.checkpoints():
             settings = settings_for_continuation(output_dir, settings, allow_config_change)
@@ -220,11 +231,16 @@ def run_pretraining(
             f"{batch_size} images; output in {output_dir}",
             flush=True,
         )
+        device_input = getattr(train, "device_input", None)
+        print("input: " + (device_input.describe() if device_input is not None
+                           else "augmented and normalised by tf.data on the host"), flush=True)
         if model.teacher is None:  # plain MAE: nothing to schedule
             callbacks = [c for c in callbacks if not isinstance(c, TeacherEMA)]
         start = time.time()
         with distributed.fit_scope(), _undecodable_files_named(source):
-            history = model.fit(train.repeat(), epochs=epochs, steps_per_epoch=steps,
+            repeated = train.repeat()
+            repeated.device_input = device_input  # DSMAE.fit finishes the batches on the device
+            history = model.fit(repeated, epochs=epochs, steps_per_epoch=steps,
                                 callbacks=callbacks, verbose=verbose)
         _raise_if_diverged(checkpoint, output_dir)
         export_encoder(model.encoder, os.path.join(files_dir, "encoder.keras"))

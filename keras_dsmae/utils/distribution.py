@@ -2,6 +2,8 @@
 of `tf.distribute` replicas (to scale the loss) and the index of the
 replica running (to give each its own random draws)."""
 
+import contextlib
+
 import keras
 
 
@@ -37,3 +39,14 @@ def scale_loss_for_replicas(loss):
     if replicas == 1:
         return loss
     return loss * (1.0 / replicas)
+
+
+def variable_creation_scope(model):
+    """The context in which to create variables that `model` adds after it
+    was built: its `tf.distribute` strategy's scope on TensorFlow (so they
+    are mirrored on every replica), else none (JAX places them with the
+    current `keras.distribution`)."""
+    strategy = getattr(model, "distribute_strategy", None)
+    if keras.backend.backend() == "tensorflow" and strategy is not None:
+        return strategy.scope()
+    return contextlib.nullcontext()

@@ -39,7 +39,7 @@ import keras  # noqa: E402
 from keras import ops  # noqa: E402
 
 import keras_dsmae  # noqa: E402
-from keras_dsmae.layers import GaussianPatchNoise, RandomMasking  # noqa: E402
+from keras_dsmae.layers import DeviceAugmentation, GaussianPatchNoise, RandomMasking  # noqa: E402
 
 TINY = dict(image_size=16, patch_size=4, encoder_dim=32, encoder_depth=2, encoder_heads=2,
             decoder_dim=32, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0)
@@ -58,23 +58,28 @@ def _values(variable):
 
 def tensorflow_draws():
     tokens = tf.zeros((4, 16, 8))
+    images = tf.constant(np.random.RandomState(1).randint(0, 256, (4, 20, 20, 3)), tf.uint8)
+    augmentation = dict(image_size=16, mean=(0.5,) * 3, std=(0.25,) * 3, seed=3)
     one_device = RandomMasking(0.75, seed=1)(tokens)["mask"].numpy()
+    one_device_crops = DeviceAugmentation(**augmentation)(images, training=True).numpy()
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     with strategy.scope():
         masking, noise = RandomMasking(0.75, seed=1), GaussianPatchNoise(0.5, seed=2)
+        augment = DeviceAugmentation(**augmentation)
 
     @tf.function
     def draw():
-        return strategy.run(lambda: (masking(tokens)["mask"], noise(tokens)))
+        return strategy.run(lambda: (masking(tokens)["mask"], noise(tokens), augment(images, training=True)))
 
-    masks, noises = draw()
-    masks = [m.numpy() for m in strategy.experimental_local_results(masks)]
-    noises = [n.numpy() for n in strategy.experimental_local_results(noises)]
+    masks, noises, crops = (
+        [t.numpy() for t in strategy.experimental_local_results(result)] for result in draw())
     return {
         "replicas": strategy.num_replicas_in_sync,
         "masks_differ": bool(np.any(masks[0] != masks[1])),
         "noise_differs": bool(np.any(noises[0] != noises[1])),
+        "crops_differ": bool(np.abs(crops[0] - crops[1]).max() > 0.1),
         "replica_0_mask_is_one_device_mask": bool(np.array_equal(masks[0], one_device)),
+        "replica_0_crops_are_one_device_crops": bool(np.allclose(crops[0], one_device_crops, atol=1e-5)),
     }
 
 
