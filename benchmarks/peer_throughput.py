@@ -21,8 +21,15 @@ measured matmul FLOP/s at the same precision (MFU against the machine).
     pip install -e ".[bench]"             # lightly, timm, torch/torchvision that work together
     python benchmarks/peer_throughput.py
     python benchmarks/peer_throughput.py --precisions=float32,bfloat16 --backends=torch --rounds=5
+    python benchmarks/peer_throughput.py --peer_compile --compiled_backends=torch,tensorflow \
+        --peak_tflops=989 --json_out=peer.json       # on a GPU (benchmarks/gpu_check.py does this)
 
-Without lightly installed the peer row is left out (with a note).
+Without lightly installed the peer row is left out (with a note). On a
+machine with a CUDA GPU both sides train on it (lightly: `.cuda()` and
+`torch.autocast("cuda")`); `--peer_compile` adds lightly under
+`torch.compile`, `--compiled_backends` keras_dsmae workers compiled with
+`jit_compile=True` (XLA on TensorFlow, `torch.compile` on torch; JAX always
+compiles), and `--peak_tflops` an MFU column against that peak.
 """
 
 import json
@@ -45,8 +52,13 @@ flags.DEFINE_integer("steps", 6, "Timed steps per variant per round.")
 flags.DEFINE_integer("rounds", 3, "Interleaved rounds over all workers.")
 flags.DEFINE_integer("warmup_steps", 3, "Untimed steps per variant before timing.")
 flags.DEFINE_string("json_out", None, "Also write the figures as JSON to this file.")
+flags.DEFINE_bool("peer_compile", False, "Also measure lightly under torch.compile.")
+flags.DEFINE_list("compiled_backends", [], "Backends also measured with jit_compile=True.")
+flags.DEFINE_float("peak_tflops", None, "The device's peak TFLOP/s at the precision, for an MFU column.")
+flags.DEFINE_string("overrides", "{}", "JSON of DSMAE arguments that change the preset (both sides).")
 flags.DEFINE_string("worker", None, "Internal: 'lightly' or 'keras' (serve timing requests).")
 flags.DEFINE_string("precision", "float32", "Internal: the worker's precision.")
+flags.DEFINE_bool("compiled", False, "Internal: the worker compiles its step.")
 
 VARIANTS = ("mae", "dsmae")
 
@@ -58,6 +70,16 @@ def variant_config(config, variant):
 
 
 # ----------------------------------------------------------------- workers
+
+def accelerator_name():
+    """The GPU's name, or None on a CPU-only machine (asked of PyTorch when
+    installed, without initialising TensorFlow or JAX)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+
 
 def keras_worker(config, precision):
     """Serve timing requests for keras_dsmae on this process's backend."""
@@ -81,7 +103,8 @@ def keras_worker(config, precision):
     models = {}
     for variant in VARIANTS:
         model = keras_dsmae.DSMAE(**variant_config(config, variant))
-        model.compile(optimizer=keras.optimizers.AdamW(1.5e-4, weight_decay=0.05))
+        model.compile(optimizer=keras.optimizers.AdamW(1.5e-4, weight_decay=0.05),
+                      jit_compile=True if FLAGS.compiled else "auto")
         models[variant] = model
 
     def run(variant, steps):
@@ -106,7 +129,8 @@ def keras_worker(config, precision):
         return 2 * size**3 * repeats / (time.perf_counter() - start)
 
     flops = {variant: training_flops_per_image(models[variant]) for variant in VARIANTS}
-    serve(run, matmul_flops, flops, f"keras_dsmae {keras.backend.backend()}")
+    compiled = " (jit_compile=True)" if FLAGS.compiled else ""
+    serve(run, matmul_flops, flops, f"keras_dsmae {keras.backend.backend()}{compiled}")
 
 
 def lightly_worker(config, precision):
@@ -127,6 +151,7 @@ def lightly_worker(config, precision):
     torch.manual_seed(0)
     patch, size = config["patch_size"], config["image_size"]
     autocast = precision == "bfloat16"
+    device = "cuda" if torch.cuda.is_available() else "cpu"
 
     class LightlyMAE(torch.nn.Module):
         """lightly's MAE example, optionally with an EMA teacher + feature head."""
@@ -177,7 +202,9 @@ def lightly_worker(config, precision):
                 loss = loss + (1.0 - cosine).mean()
             return loss
 
-    models = {variant: LightlyMAE(variant == "dsmae") for variant in VARIANTS}
+    models = {variant: LightlyMAE(variant == "dsmae").to(device) for variant in VARIANTS}
+    losses = {variant: torch.compile(model.loss) if FLAGS.compiled else model.loss
+              for variant, model in models.items()}
     optimizers = {
         variant: torch.optim.AdamW(
             [p for p in model.parameters() if p.requires_grad], lr=1.5e-4, weight_decay=0.05)
@@ -188,10 +215,10 @@ def lightly_worker(config, precision):
         model, optimizer = models[variant], optimizers[variant]
         times = []
         for _ in range(steps):
-            images = torch.randn(FLAGS.batch_size, config["num_channels"], size, size)
+            images = torch.randn(FLAGS.batch_size, config["num_channels"], size, size, device=device)
             start = time.perf_counter()
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                loss = model.loss(images)
+            with torch.autocast(device, dtype=torch.bfloat16, enabled=autocast):
+                loss = losses[variant](images)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
@@ -203,11 +230,13 @@ def lightly_worker(config, precision):
 
     def matmul_flops(size=2048, repeats=5):
         dtype = torch.bfloat16 if autocast else torch.float32
-        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-        a @ b
+        a = torch.randn(size, size, dtype=dtype, device=device)
+        b = torch.randn(size, size, dtype=dtype, device=device)
+        (a @ b).sum().item()
         start = time.perf_counter()
         for _ in range(repeats):
-            a @ b
+            c = a @ b
+        c.sum().item()  # waits for the device
         return 2 * size**3 * repeats / (time.perf_counter() - start)
 
     # The same architecture, counted by the same formula as keras_dsmae's.
@@ -216,7 +245,7 @@ def lightly_worker(config, precision):
     keras.config.set_dtype_policy("float32")
     flops = {variant: training_flops_per_image(keras_dsmae.DSMAE(**variant_config(config, variant)))
              for variant in VARIANTS}
-    serve(run, matmul_flops, flops, "lightly + timm (torch)")
+    serve(run, matmul_flops, flops, "lightly + timm (torch" + (", torch.compile)" if FLAGS.compiled else ")"))
 
 
 def serve(run, matmul_flops, flops, label):
@@ -244,12 +273,15 @@ def reply(message):
 class Worker:
     """A worker subprocess and its request/answer pipe."""
 
-    def __init__(self, side, backend, precision):
+    def __init__(self, side, backend, precision, compiled=False):
         self.side, self.backend, self.precision = side, backend, precision
         command = [sys.executable, os.path.abspath(__file__), f"--worker={side}",
-                   f"--precision={precision}"] + [
-            f"--{name}={FLAGS[name].value}" for name in ("preset", "batch_size", "warmup_steps")]
-        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+                   f"--precision={precision}", f"--compiled={compiled}"] + [
+            f"--{name}={FLAGS[name].value}"
+            for name in ("preset", "batch_size", "warmup_steps", "overrides")]
+        # Several workers share one GPU: none may take all of its memory up front.
+        env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
+               "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
         self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, bufsize=1)
         self.times = {variant: [] for variant in VARIANTS}
@@ -291,18 +323,21 @@ def main(argv):
         import lightly.models.modules  # noqa: F401
     import keras_dsmae
 
-    config = keras_dsmae.presets.preset_config(FLAGS.preset)
+    config = {**keras_dsmae.presets.preset_config(FLAGS.preset), **json.loads(FLAGS.overrides)}
     if FLAGS.worker:
         (lightly_worker if FLAGS.worker == "lightly" else keras_worker)(config, FLAGS.precision)
         return
     for precision in FLAGS.precisions:
         if precision not in ("float32", "bfloat16"):
             raise SystemExit(f"error: --precisions: {precision!r} is not one of float32, bfloat16")
-    sides = ([("lightly", "torch")] if FLAGS.peer and peer_available() else []) + [
-        ("keras", backend) for backend in FLAGS.backends]
+    peer = FLAGS.peer and peer_available()
+    sides = ([("lightly", "torch", False)] if peer else []) + (
+        [("lightly", "torch", True)] if peer and FLAGS.peer_compile else []) + [
+        ("keras", backend, False) for backend in FLAGS.backends] + [
+        ("keras", backend, True) for backend in FLAGS.compiled_backends if backend != "jax"]
     started = time.time()
-    workers = [Worker(side, backend, precision)
-               for precision in FLAGS.precisions for side, backend in sides]
+    workers = [Worker(side, backend, precision, compiled)
+               for precision in FLAGS.precisions for side, backend, compiled in sides]
     for worker in workers:  # all compile before any timing starts
         worker.info = worker.receive()
         print(f"ready: {worker.info['label']} ({worker.precision})", flush=True)
@@ -322,31 +357,38 @@ def report(workers, config, seconds):
     from importlib import metadata
 
     rows = []
+    device = accelerator_name() or f"{os.cpu_count()} CPU cores"
     for worker in workers:
-        row = {"side": worker.info["label"], "precision": worker.precision,
+        row = {"side": worker.info["label"], "precision": worker.precision, "device": device,
+               "batch_size": FLAGS.batch_size, "preset": FLAGS.preset,
                "matmul_tflops": worker.matmul / 1e12}
         for variant in VARIANTS:
             step = statistics.median(worker.times[variant])
             row[f"{variant}_images_per_s"] = FLAGS.batch_size / step
             row[f"{variant}_tflops"] = worker.info["flops_per_image"][variant] * FLAGS.batch_size / step / 1e12
+        if FLAGS.peak_tflops:
+            row["mfu"] = {v: row[f"{v}_tflops"] / FLAGS.peak_tflops for v in VARIANTS}
         rows.append(row)
-    print(f"\npreset={FLAGS.preset} batch={FLAGS.batch_size} median of {FLAGS.rounds}×{FLAGS.steps} "
-          f"steps per variant, interleaved; {os.cpu_count()} CPU cores; torch {metadata.version('torch')}; "
+    print(f"\npreset={FLAGS.preset} {FLAGS.overrides if FLAGS.overrides != '{}' else ''} "
+          f"batch={FLAGS.batch_size} median of {FLAGS.rounds}×{FLAGS.steps} "
+          f"steps per variant, interleaved; {device}; torch {metadata.version('torch')}; "
           f"{seconds / 60:.1f} min")
     for precision in FLAGS.precisions:
         group = [r for r in rows if r["precision"] == precision]
         peer = next((r for r in group if r["side"].startswith("lightly")), None)
         print(f"\n{precision}\n")
+        mfu = f" | MFU of {FLAGS.peak_tflops:g} TFLOP/s (MAE / DSD-MAE)" if FLAGS.peak_tflops else ""
         print("| | MAE img/s | × lightly | DSD-MAE img/s | × lightly | DSD/MAE step | "
-              "DSD-MAE TFLOP/s | matmul TFLOP/s | share of matmul |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              f"DSD-MAE TFLOP/s | matmul TFLOP/s | share of matmul{mfu} |")
+        print("|---|---|---|---|---|---|---|---|---|" + ("---|" if mfu else ""))
         for r in group:
             ratios = [f"{r[f'{v}_images_per_s'] / peer[f'{v}_images_per_s']:.2f}×" if peer else "—"
                       for v in VARIANTS]
             print(f"| {r['side']} | {r['mae_images_per_s']:.0f} | {ratios[0]} | "
                   f"{r['dsmae_images_per_s']:.0f} | {ratios[1]} | "
                   f"{r['mae_images_per_s'] / r['dsmae_images_per_s']:.2f} | {r['dsmae_tflops']:.3f} | "
-                  f"{r['matmul_tflops']:.3f} | {100 * r['dsmae_tflops'] / r['matmul_tflops']:.0f} % |")
+                  f"{r['matmul_tflops']:.3f} | {100 * r['dsmae_tflops'] / r['matmul_tflops']:.0f} % |"
+                  + (f" {100 * r['mfu']['mae']:.1f} % / {100 * r['mfu']['dsmae']:.1f} % |" if mfu else ""))
     if FLAGS.json_out:
         with open(FLAGS.json_out, "w") as handle:
             json.dump(rows, handle, indent=1)

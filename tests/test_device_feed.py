@@ -14,7 +14,8 @@ import keras_dsmae
 from keras_dsmae import data
 from keras_dsmae.callbacks import RunCheckpoint, TeacherEMA
 from keras_dsmae.data import device_feed
-from keras_dsmae.layers import ResidentImages
+from keras_dsmae.layers import DeviceAugmentation, ResidentImages
+from keras_dsmae.models import DeviceInput
 from tests.conftest import tiny_model, to_numpy
 
 BACKEND = keras.backend.backend()
@@ -106,6 +107,12 @@ def test_resident_images_are_never_written_to_checkpoints_or_keras_files(tmp_pat
             f"{state}.keras", f"{state}.weights.h5", f"{state}/epoch_0001/model.weights.h5")]
     for without, with_images in zip(sizes["without"], sizes["with"]):
         assert with_images - without < 20_000, sizes  # images would add 786,432 bytes
+    # another pipeline's settings reconfigure the one augmentation layer (one seed stream)
+    model.use_device_input(DeviceInput((16, 16), (0.5,) * 3, (0.25,) * 3, crop_scale=(0.5, 1.0)))
+    augmentations = [layer for layer in model._flatten_layers() if isinstance(layer, DeviceAugmentation)]
+    assert len(augmentations) == 1 and augmentations[0].crop_scale == (0.5, 1.0)
+    assert augmentations[0].std == (0.25,) * 3
+    assert tuple(model(np.arange(4, dtype="int32"), training=True)["mask"].shape) == (4, 16)
     loaded = keras.models.load_model(str(tmp_path / "with.keras"))
     assert loaded.resident_images is None
     model.load_weights(str(tmp_path / "with.weights.h5"))  # the held images stay as they are

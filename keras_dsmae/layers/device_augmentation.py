@@ -47,6 +47,14 @@ class DeviceAugmentation(keras.layers.Layer):
     def __init__(self, image_size, mean, std, crop_scale=(0.2, 1.0), crop_ratio=DEFAULT_RATIO,
                  crop=True, flip=True, seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.configure(image_size, mean, std, crop_scale, crop_ratio, crop, flip)
+        self.seed = seed
+        self.seed_generator = ReplicaSeedGenerator(seed)
+
+    def configure(self, image_size, mean, std, crop_scale=(0.2, 1.0), crop_ratio=DEFAULT_RATIO,
+                  crop=True, flip=True):
+        """Set what the layer does (the constructor's arguments but the
+        seed); a model retraces its step afterwards."""
         self.image_size = validation.check_image_size("image_size", image_size)
         self.mean = tuple(float(m) for m in mean)
         self.std = tuple(float(s) for s in std)
@@ -59,8 +67,6 @@ class DeviceAugmentation(keras.layers.Layer):
         self.crop_ratio = _check_range("crop_ratio", crop_ratio)
         self.crop = bool(crop)
         self.flip = bool(flip)
-        self.seed = seed
-        self.seed_generator = ReplicaSeedGenerator(seed)
 
     def call(self, images, training=False):
         source_size = tuple(images.shape[1:3])

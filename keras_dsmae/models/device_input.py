@@ -39,10 +39,14 @@ class DeviceInput:
     resident_images: object = None
     start_at_epoch: object = None
 
+    def augmentation_settings(self):
+        """The `DeviceAugmentation` arguments (but the seed) that do this."""
+        return dict(image_size=self.image_size, mean=self.mean, std=self.std,
+                    crop_scale=self.crop_scale, crop=self.crop)
+
     def augmentation(self, **layer_kwargs):
         """A `DeviceAugmentation` layer that does this."""
-        return DeviceAugmentation(self.image_size, self.mean, self.std, crop_scale=self.crop_scale,
-                                  crop=self.crop, **layer_kwargs)
+        return DeviceAugmentation(**self.augmentation_settings(), **layer_kwargs)
 
     def describe(self):
         """One line for logs: where the crops and the images are."""

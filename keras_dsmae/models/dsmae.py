@@ -221,8 +221,11 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
                     f"Resident data of another shape needs a new model (load the weights into it)."
                 )
         with adding_state(self), variable_creation_scope(self):
-            self.input_augmentation = device_input.augmentation(
-                seed=method_settings.offset_seed(self.settings["seed"], 3), name="input_augmentation")
+            if self.input_augmentation is None:
+                self.input_augmentation = device_input.augmentation(
+                    seed=method_settings.offset_seed(self.settings["seed"], 3), name="input_augmentation")
+            else:  # one layer (and one seed stream) for the model's life
+                self.input_augmentation.configure(**device_input.augmentation_settings())
             if resident is not None and self.resident_images is None:
                 self.resident_images = ResidentImages(resident, name="resident_images")
             elif resident is not None:
