@@ -112,6 +112,9 @@ flags.DEFINE_float("noise_std", 0.25, "DSD-MAE noise (normalised pixel units).")
 flags.DEFINE_float("loss_weight", 1.0, "DSD-MAE feature-distillation weight.")
 flags.DEFINE_float("teacher_momentum", 0.99, "Initial EMA momentum (short runs want < 0.996).")
 flags.DEFINE_float("crop_scale_min", 0.35, "Smallest random-resized-crop area.")
+flags.DEFINE_enum("augment_on", "host", ["host", "device"],
+                  "Where the pretraining crops, flips and normalisation run (data.device_feed); "
+                  "host is the setting of every figure so far.")
 flags.DEFINE_integer("encoder_dim", 128, "ViT width.")
 flags.DEFINE_integer("encoder_depth", 4, "ViT blocks.")
 flags.DEFINE_integer("patch_size", 7, "Patch size (28 must be divisible by it).")
@@ -274,8 +277,11 @@ def pretraining_settings(name, seed):
     keys = ("epochs", "batch_size", "learning_rate", "warmup_epochs", "mask_ratio", "noise_std",
             "loss_weight", "teacher_momentum", "crop_scale_min", "encoder_dim", "encoder_depth",
             "patch_size", "mixed_precision")
-    return {"config": name, "overrides": CONFIGS[name].overrides, "seed": seed,
-            **{key: FLAGS[key].value for key in keys}, "epochs": config_epochs(name)}
+    settings = {"config": name, "overrides": CONFIGS[name].overrides, "seed": seed,
+                **{key: FLAGS[key].value for key in keys}, "epochs": config_epochs(name)}
+    if FLAGS.augment_on != "host":  # recorded only when on, so earlier caches stay valid
+        settings["augment_on"] = FLAGS.augment_on
+    return settings
 
 
 def cached_pretraining(name, seed, pretrain_now):
@@ -513,7 +519,7 @@ def run_config(name, seed, arrays, steps_per_epoch):
 
     overrides = CONFIGS[name].overrides
     stream = data.from_arrays(arrays["train_images"], batch_size=FLAGS.batch_size, seed=seed,
-                              crop_scale=(FLAGS.crop_scale_min, 1.0))
+                              crop_scale=(FLAGS.crop_scale_min, 1.0), augment_on=FLAGS.augment_on)
     teacher = None
     if overrides == PIXELS:
         encoder, trace, minutes = pixels_model(), [], 0.0

@@ -127,14 +127,15 @@ def float16_worker():
     model = keras_dsmae.DSMAE.from_preset("dsmae_vit_tiny_cifar", seed=0, **(TINY if FLAGS.smoke else {}))
     model.compile(optimizer=keras.optimizers.AdamW(1.5e-4, weight_decay=0.05))
     batch = 16 if FLAGS.smoke else 256
-    images = np.random.default_rng(0).integers(0, 256, (max(batch * 10, 2560), 32, 32, 3), dtype=np.uint8)
+    images = np.random.default_rng(0).integers(0, 256, (batch * 10, 32, 32, 3), dtype=np.uint8)  # 10 steps an epoch
     dataset = data.from_arrays(images, batch_size=batch, seed=0, augment_on="device")
     record = {"loss": [], "loss_scale": []}
 
     class Recorder(keras.callbacks.Callback):
         def on_train_batch_end(self, step, logs=None):
             record["loss"].append(float(logs["loss"]))
-            record["loss_scale"].append(float(keras.ops.convert_to_numpy(model.optimizer.dynamic_scale)))
+            scale = self.model.optimizer.dynamic_scale  # self.model: on JAX this syncs the state
+            record["loss_scale"].append(float(keras.ops.convert_to_numpy(scale)))
 
     steps = dataset.batches_per_epoch
     epochs = math.ceil(FLAGS.float16_steps / steps)

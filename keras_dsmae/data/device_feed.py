@@ -10,7 +10,8 @@ where, and data sets that stay on the device.
   are sent as they are and cropped on the device; when all of them fit in
   `RESIDENT_LIMIT_BYTES` they are put on the device once and a step
   receives only `(B,)` indices, from a permutation per epoch fixed by
-  (seed, epoch). Images of mixed sizes (folders) are still cropped from
+  (seed, epoch) (in one process; several JAX processes, each reading its
+  own share, get uint8 batches instead). Images of mixed sizes (folders) are still cropped from
   their originals on the host; only the flip and the normalisation move.
 - `"auto"`: `"device"` (see README, "Feeding the accelerator", for the
   measurement behind it).

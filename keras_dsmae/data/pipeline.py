@@ -12,6 +12,7 @@ from keras_dsmae.data import device_feed
 from keras_dsmae.data.augmentation import pretraining_augmentation, random_resized_crop, seed_stream
 from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.distribution import process_count
 
 AUTOTUNE = tf.data.AUTOTUNE
 CACHE_LIMIT_BYTES = 2 * 1024**3
@@ -180,7 +181,9 @@ def _device_pipeline(dataset, *, image_size, num_channels, normalization, batch_
     sizes) uint8 crops made on the host."""
     image_shape = (*dataset.element_spec[0].shape[:2], num_channels)
     fixed_size = None not in image_shape
-    if fixed_size and device_feed.fits_on_device(num_examples, image_shape):
+    # A resident set is one replicated device array: several JAX processes,
+    # each with its own share of the data, would hold different values.
+    if fixed_size and device_feed.fits_on_device(num_examples, image_shape) and process_count() == 1:
         images, labels = device_feed.materialize(dataset)
         return device_feed.resident_pipeline(
             images, labels, batch_size=batch_size, image_size=image_size,

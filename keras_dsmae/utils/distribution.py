@@ -31,6 +31,17 @@ def replica_index():
     return tf.cast(context.replica_id_in_sync_group, "int32")
 
 
+def process_count():
+    """Processes (hosts) training together: `jax.process_count()` on JAX
+    (several after `keras.distribution.initialize`), 1 elsewhere (Keras'
+    TensorFlow and PyTorch `fit` train in one process)."""
+    if keras.backend.backend() != "jax":
+        return 1
+    import jax
+
+    return jax.process_count()
+
+
 def scale_loss_for_replicas(loss):
     """Divide a per-replica loss by the number of replicas, as Keras' own
     `compute_loss` does, so that summed gradients and the logged loss are
