@@ -43,6 +43,8 @@ flags.DEFINE_integer("warmup_steps", 3, "Untimed fit steps per row and round.")
 flags.DEFINE_integer("rounds", 2, "Interleaved rounds of the fit rows.")
 flags.DEFINE_list("variants", ["mae", "dsmae"], "mae (no noise, no teacher) and/or dsmae (the preset).")
 flags.DEFINE_list("jit", ["auto"], "jit_compile settings to measure: auto and/or true.")
+flags.DEFINE_list("placements", ["host", "device", "resident", "arrays"], "Fit-rate placements to measure.")
+flags.DEFINE_bool("host_feed", True, "Also measure the host feed (no model).")
 flags.DEFINE_bool("smoke", False, "A tiny model and few steps: checks that the script runs.")
 flags.DEFINE_string("json_out", None, "Where to write the figures (default under benchmarks/results).")
 FLAGS = flags.FLAGS
@@ -146,6 +148,9 @@ def main(argv):
         for name, value in dict(examples=2048, feed_batches=10, steps=2, warmup_steps=1, rounds=1,
                                 batch_size=16).items():
             setattr(FLAGS, name, value)
+    unknown = sorted(set(FLAGS.placements) - set(PLACEMENTS))
+    if unknown:
+        raise SystemExit(f"error: --placements: unknown {unknown}; allowed: {list(PLACEMENTS)}")
     import keras
     import numpy as np
 
@@ -155,13 +160,13 @@ def main(argv):
     images = np.random.default_rng(0).integers(0, 256, (FLAGS.examples, 32, 32, 3), dtype=np.uint8)
     normalization = data.from_arrays(images[:1000], batch_size=1, training=False).normalization
     print(f"host feed, batch {FLAGS.feed_batch_size}, {FLAGS.examples} uint8 images of 32×32×3 ...")
-    feed = host_feed_rows(images, normalization)
+    feed = host_feed_rows(images, normalization) if FLAGS.host_feed else {}
     rates = {}
     for round_index in range(FLAGS.rounds):
         for variant in FLAGS.variants:
             config = variant_config(FLAGS.preset, variant)
             for jit in FLAGS.jit:
-                for placement in PLACEMENTS:
+                for placement in FLAGS.placements:
                     rate, resolved = fit_rate(config, placement, images, normalization, jit.lower())
                     key = (variant, jit.lower(), placement)
                     rates.setdefault(key, []).append(rate)
@@ -174,15 +179,17 @@ def main(argv):
     print("| host feed (no model) | img/s |\n|---|---|")
     for placement, rate in feed.items():
         print(f"| {placement} | {rate:,.0f} |")
-    print("\n| variant | jit_compile | host | device (uint8) | resident | arrays (upper bound) "
-          "| host / arrays | device / arrays | resident / arrays |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    placements = [p for p in PLACEMENTS if p in FLAGS.placements]
+    versus = [p for p in placements if p != "arrays"] if "arrays" in placements else []
+    print("\n| variant | jit_compile | " + " | ".join(placements) + "".join(
+        f" | {p} / arrays" for p in versus) + " |")
+    print("|---|---|" + "---|" * (len(placements) + len(versus)))
     medians = {key: statistics.median(values) for key, values in rates.items()}
     for variant in FLAGS.variants:
         for jit in (j.lower() for j in FLAGS.jit):
-            row = [medians[(variant, jit, p)] for p in PLACEMENTS]
-            ratios = " | ".join(f"{rate / row[3]:.2f}×" for rate in row[:3])
-            print(f"| {variant} | {jit} | " + " | ".join(f"{r:.1f}" for r in row) + f" | {ratios} |")
+            row = {p: medians[(variant, jit, p)] for p in placements}
+            ratios = "".join(f" | {row[p] / row['arrays']:.2f}×" for p in versus)
+            print(f"| {variant} | {jit} | " + " | ".join(f"{row[p]:.1f}" for p in placements) + f"{ratios} |")
     path = FLAGS.json_out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                           f"device_feed_{backend}{'_smoke' if FLAGS.smoke else ''}.json")
     os.makedirs(os.path.dirname(path), exist_ok=True)

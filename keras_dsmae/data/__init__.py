@@ -5,6 +5,9 @@ TFDS data sets: `pretraining_dataset`, `labelled_dataset` ("cifar10",
 (streamed, any number of files). Any `--dataset` name of the pretraining
 job (`cifar100`, `tfds:NAME[/CONFIG][:SPLIT]`, `folder:PATH`, `npy:PATH`):
 `open_source`. All of them feed `model.fit` on every Keras backend.
+Training pipelines take `augment_on="host" | "device" | "auto"`: see
+`device_feed` (augmentation inside the compiled step, small data sets kept
+on the device).
 """
 
 from keras_dsmae.data.arrays import from_arrays

@@ -6,6 +6,7 @@ them to the model's size and channels, caches, shuffles, augments,
 normalises, batches and prefetches.
 """
 
+import numpy as np
 import tensorflow as tf
 
 from keras_dsmae.data import device_feed
@@ -184,6 +185,9 @@ def _device_pipeline(dataset, *, image_size, num_channels, normalization, batch_
     # A resident set is one replicated device array: several JAX processes,
     # each with its own share of the data, would hold different values.
     if fixed_size and device_feed.fits_on_device(num_examples, image_shape) and process_count() == 1:
+        size = num_examples * int(np.prod(image_shape)) / 1024**2
+        print(f"keras_dsmae: reading {num_examples} images ({size:.0f} MiB of uint8) once, to keep "
+              f"them on the device", flush=True)
         images, labels = device_feed.materialize(dataset)
         return device_feed.resident_pipeline(
             images, labels, batch_size=batch_size, image_size=image_size,
