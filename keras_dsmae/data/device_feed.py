@@ -4,7 +4,7 @@ where, and data sets that stay on the device.
 `augment_on` of the training pipelines:
 
 - `"host"`: tf.data crops, resizes, flips and normalises each image on the
-  CPU and sends float32 batches (the package's behaviour before 0.3).
+  CPU and sends float32 batches (the pipeline of 0.2).
 - `"device"`: tf.data sends uint8 batches and the model augments them in
   its compiled step (`layers.DeviceAugmentation`). Images of one fixed size
   are sent as they are and cropped on the device; when all of them fit in
