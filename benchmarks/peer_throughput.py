@@ -72,13 +72,16 @@ def variant_config(config, variant):
 # ----------------------------------------------------------------- workers
 
 def accelerator_name():
-    """The GPU's name, or None on a CPU-only machine (asked of PyTorch when
-    installed, without initialising TensorFlow or JAX)."""
+    """The GPU's name (`nvidia-smi`), or None on a machine without one. Not
+    asked of PyTorch: the driver has TensorFlow loaded, and torch's CUDA
+    import after it is the order that is known to crash (see `main`)."""
     try:
-        import torch
-    except ImportError:
+        names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                               capture_output=True, text=True, timeout=30).stdout.split("\n")
+    except (OSError, subprocess.SubprocessError):
         return None
-    return torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    names = [name.strip() for name in names if name.strip()]
+    return names[0] if names else None
 
 
 def keras_worker(config, precision):

@@ -68,6 +68,19 @@ def seed_words(seed):
     return tf.constant([seed, 0], tf.int64)
 
 
+def check_batch_size(batch_size, num_examples):
+    """`ValueError` when training batches of `batch_size` (which drop the
+    last partial batch) cannot be made from `num_examples` images (None or
+    negative: unknown, not checked)."""
+    validation.check_int("batch_size", batch_size, minimum=1)
+    if num_examples is not None and 0 <= num_examples < batch_size:
+        raise ValueError(
+            f"`batch_size` is too large: got batch_size={batch_size} for {num_examples} "
+            f"images; training drops the last partial batch, so no batch would be made. "
+            f"Allowed: batch_size <= {num_examples} (or more images)."
+        )
+
+
 def epoch_order(num_examples, batch_size, seed):
     """Index batches from one permutation per epoch, fixed by (seed, epoch).
 
@@ -78,13 +91,7 @@ def epoch_order(num_examples, batch_size, seed):
         at (`fit` calls it with its first epoch, so a resumed run continues
         the order of the run it resumes).
     """
-    validation.check_int("batch_size", batch_size, minimum=1)
-    if num_examples < batch_size:
-        raise ValueError(
-            f"`batch_size` is too large: got batch_size={batch_size} for {num_examples} "
-            f"images; training drops the last partial batch, so no batch would be made. "
-            f"Allowed: batch_size <= {num_examples} (or more images)."
-        )
+    check_batch_size(batch_size, num_examples)
     words = seed_words(seed)
     with tf.device("/CPU:0"):
         first_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)

@@ -126,12 +126,8 @@ def build_pipeline(
     low, high = _check_crop_scale(crop_scale)
     _check_normalization(normalization, num_channels)
     on_device = device_feed.resolve_augment_on(augment_on) == "device" and training
-    if training and num_examples is not None and 0 <= num_examples < batch_size:
-        raise ValueError(
-            f"`batch_size` is too large: got batch_size={batch_size} for {num_examples} "
-            f"images; training drops the last partial batch, so no batch would be made. "
-            f"Allowed: batch_size <= {num_examples} (or more images)."
-        )
+    if training:
+        device_feed.check_batch_size(batch_size, num_examples)
 
     def standardize(image, label):
         if image.dtype == tf.uint8 and training:  # crops come from the original
