@@ -11,8 +11,9 @@ where, and data sets that stay on the device.
   `RESIDENT_LIMIT_BYTES` they are put on the device once and a step
   receives only `(B,)` indices, from a permutation per epoch fixed by
   (seed, epoch) (in one process; several JAX processes, each reading its
-  own share, get uint8 batches instead). Images of mixed sizes (folders) are still cropped from
-  their originals on the host; only the flip and the normalisation move.
+  own share, get uint8 batches instead). Images of mixed sizes (folders)
+  are still cropped from their originals on the host; only the flip and
+  the normalisation move.
 - `"auto"`: `"device"` (see README, "Feeding the accelerator", for the
   measurement behind it).
 """
@@ -33,14 +34,13 @@ def resolve_augment_on(augment_on):
     return "device" if augment_on == "auto" else augment_on
 
 
-def fits_on_device(num_examples, image_shape, limit=None):
+def fits_on_device(num_examples, image_shape):
     """Whether `num_examples` uint8 images of `image_shape` `(H, W, C)`
-    take at most `limit` bytes (default `RESIDENT_LIMIT_BYTES`; unknown
-    counts or sizes never fit)."""
-    limit = RESIDENT_LIMIT_BYTES if limit is None else limit
+    take at most `RESIDENT_LIMIT_BYTES` (read at each call; unknown counts
+    or sizes never fit)."""
     if not num_examples or num_examples < 0 or image_shape is None or None in tuple(image_shape):
         return False
-    return num_examples * int(np.prod(image_shape)) <= limit
+    return num_examples * int(np.prod(image_shape)) <= RESIDENT_LIMIT_BYTES
 
 
 def device_input(image_size, normalization, crop_scale, crop=True, resident_images=None,
