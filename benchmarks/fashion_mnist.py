@@ -44,6 +44,8 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 from absl import app, flags  # noqa: E402
 from seed_statistics import mean_std, paired_difference  # noqa: E402  (this script's folder)
 
+from keras_dsmae.utils.atomic_write import atomic_path, write_json  # noqa: E402
+
 PIXELS = "pixels"
 
 
@@ -264,14 +266,6 @@ def pixels_model():
     return keras.Model(inputs, keras.layers.Flatten()(inputs), name="raw_pixels")
 
 
-def write_json(path, value, **dump_options):
-    """`value` into `path` through a partial file and a rename, so that a
-    kill never leaves a truncated file where a rerun reads its cache."""
-    with open(path + ".partial", "w") as file:
-        json.dump(value, file, **dump_options)
-    os.replace(path + ".partial", path)
-
-
 def pretraining_settings(name, seed):
     """What a cached encoder must have been pretrained with to be reused."""
     keys = ("epochs", "batch_size", "learning_rate", "warmup_epochs", "mask_ratio", "noise_std",
@@ -308,14 +302,13 @@ def cached_pretraining(name, seed, pretrain_now):
     minutes = (time.time() - start) / 60
     if os.path.exists(scores_path(name, seed)):  # scores of the encoder this one replaces
         os.remove(scores_path(name, seed))
-    os.makedirs(os.path.dirname(stem), exist_ok=True)
     teacher_path = None
     if teacher is not None:
         teacher_path = stem + "_teacher.keras"
-        teacher.save(stem + "_teacher.partial.keras")
-        os.replace(stem + "_teacher.partial.keras", teacher_path)
-    encoder.save(stem + ".partial.keras")
-    os.replace(stem + ".partial.keras", stem + ".keras")
+        with atomic_path(teacher_path) as partial:
+            teacher.save(partial)
+    with atomic_path(stem + ".keras") as partial:
+        encoder.save(partial)
     write_json(stem + ".json", {"settings": settings, "trace": trace, "minutes": minutes, "teacher": teacher_path})
     return encoder, teacher, trace, minutes
 
@@ -464,7 +457,7 @@ def difference_table(results, baseline):
 def plot(results, path_curves, path_accuracy):
     import numpy as np
 
-    from keras_dsmae.utils.pyplot import pyplot
+    from keras_dsmae.utils.pyplot import pyplot, save_figure
 
     plt = pyplot()
     # one colour per row in both figures (the default cycle repeats after 10)
@@ -487,8 +480,7 @@ def plot(results, path_curves, path_accuracy):
         if axes[0].get_lines():  # every config draws a pixel loss, in its own colour: one legend
             figure.legend(*axes[0].get_legend_handles_labels(), loc="upper center",
                           bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7)
-        figure.savefig(path_curves, dpi=90, bbox_inches="tight")
-        plt.close(figure)
+        save_figure(figure, path_curves, dpi=90, bbox_inches="tight")
     figure, axis = plt.subplots(figsize=(11, 3.8))
     metrics = ["knn", "linear", "finetune"]
     width = 0.8 / len(results)
@@ -508,8 +500,7 @@ def plot(results, path_curves, path_accuracy):
     axis.grid(axis="y", alpha=0.3)
     axis.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     figure.tight_layout()
-    figure.savefig(path_accuracy, dpi=90, bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, path_accuracy, dpi=90, bbox_inches="tight")
 
 
 def run_config(name, seed, arrays, steps_per_epoch):

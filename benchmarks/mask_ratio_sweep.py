@@ -75,7 +75,7 @@ def table(points):
 
 
 def plot(points, path):
-    from keras_dsmae.utils.pyplot import pyplot
+    from keras_dsmae.utils.pyplot import pyplot, save_figure
 
     plt = pyplot()
     x = [fraction for fraction, _, _ in points]
@@ -101,8 +101,7 @@ def plot(points, path):
         axis.grid(alpha=0.3)
         axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=90, bbox_inches="tight")
-    plt.close(figure)
+    save_figure(figure, path, dpi=90, bbox_inches="tight")
 
 
 def main(argv):

@@ -2,12 +2,11 @@
 written to PNG files without a display)."""
 
 import csv
-import os
 
 import keras
 import numpy as np
 
-from keras_dsmae.utils.pyplot import pyplot
+from keras_dsmae.utils.pyplot import pyplot, save_figure
 
 
 def _displayable(images, normalization):
@@ -52,9 +51,7 @@ def save_reconstruction_grid(model, images, path, normalization=None, title=None
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    save_figure(figure, path, dpi=80)
 
 
 def save_history_plot(csv_path, path, metrics=None):
@@ -80,9 +77,7 @@ def save_history_plot(csv_path, path, metrics=None):
         axis.set_xlabel("epoch")
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=80)
-    plt.close(figure)
+    save_figure(figure, path, dpi=80)
 
 
 def _to_numpy(value):

@@ -1,10 +1,12 @@
 """Per-epoch CSV log that stays one row per epoch across resumed runs."""
 
 import csv
+import io
 import os
 
 import keras
 
+from keras_dsmae.utils.atomic_write import write_text
 from keras_dsmae.utils.callback_order import RECORDS_LOGS
 
 
@@ -52,11 +54,9 @@ class HistoryCSV(keras.callbacks.Callback):
         columns = ["epoch"]
         for row in self.rows.values():
             columns += [key for key in row if key not in columns]
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        temporary = self.path + ".tmp"
-        with open(temporary, "w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=columns, restval="")
-            writer.writeheader()
-            for epoch in sorted(self.rows):
-                writer.writerow(self.rows[epoch])
-        os.replace(temporary, self.path)
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=columns, restval="")
+        writer.writeheader()
+        for epoch in sorted(self.rows):
+            writer.writerow(self.rows[epoch])
+        write_text(self.path, text.getvalue())

@@ -11,13 +11,13 @@ import h5py
 import keras
 
 from keras_dsmae.models.file_upgrade import is_legacy_weights, legacy_message
+from keras_dsmae.utils.atomic_write import atomic_path, remove_partials
 from keras_dsmae.utils.callback_order import SAVES_STATE
 from keras_dsmae.utils.finite import is_finite_number, non_finite_variables
 
 WEIGHTS_FILE = "model.weights.h5"
 STATE_FILE = "state.json"
 _FOLDER = re.compile(r"^epoch_(\d+)$")
-_PARTIAL_PREFIX = ".partial-"
 
 
 def _is_legacy(weights_path):
@@ -85,7 +85,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.diverged = None
         if self.writes:
-            self._remove_partial_folders()
+            remove_partials(self.directory)
         model = self.model
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
@@ -141,13 +141,6 @@ class RunCheckpoint(keras.callbacks.Callback):
             return f"non-finite values in {len(bad)} variable(s), e.g. {bad[0]}"
         return None
 
-    def _remove_partial_folders(self):
-        if not os.path.isdir(self.directory):
-            return
-        for name in os.listdir(self.directory):
-            if name.startswith(_PARTIAL_PREFIX):
-                shutil.rmtree(os.path.join(self.directory, name), ignore_errors=True)
-
     # ---------------------------------------------------------------- save
     def on_epoch_end(self, epoch, logs=None):
         completed = epoch + 1
@@ -172,20 +165,12 @@ class RunCheckpoint(keras.callbacks.Callback):
             with tempfile.TemporaryDirectory(prefix="keras_dsmae_not_chief_") as scratch:
                 self.model.save_weights(os.path.join(scratch, WEIGHTS_FILE))
             return
-        os.makedirs(self.directory, exist_ok=True)
-        name = f"epoch_{completed_epochs:04d}"
-        partial = os.path.join(self.directory, _PARTIAL_PREFIX + name)
-        shutil.rmtree(partial, ignore_errors=True)
-        os.makedirs(partial)
-        self.model.save_weights(os.path.join(partial, WEIGHTS_FILE))
-        with open(os.path.join(partial, STATE_FILE), "w") as file:
-            json.dump({"epoch": completed_epochs}, file)
-            file.flush()
-            os.fsync(file.fileno())
-        final = os.path.join(self.directory, name)
-        if os.path.exists(final):  # an epoch that is run again replaces its folder
-            shutil.rmtree(final)
-        os.replace(partial, final)
+        final = os.path.join(self.directory, f"epoch_{completed_epochs:04d}")
+        with atomic_path(final) as partial:  # an epoch that is run again replaces its folder
+            os.makedirs(partial)
+            self.model.save_weights(os.path.join(partial, WEIGHTS_FILE))
+            with open(os.path.join(partial, STATE_FILE), "w") as file:
+                json.dump({"epoch": completed_epochs}, file)
         self.last_good_epoch = completed_epochs
         for _, old in self.checkpoints()[self.keep:]:
             shutil.rmtree(old, ignore_errors=True)

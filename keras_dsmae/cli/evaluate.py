@@ -3,7 +3,6 @@
 `examples/finetune.py`: a pretrained `encoder.keras` on a labelled data set
 (a catalog name, or `folder:PATH` with train/ and test/ class folders)."""
 
-import json
 import os
 
 import keras
@@ -18,6 +17,7 @@ from keras_dsmae.cli.common import (
     run_command,
 )
 from keras_dsmae.data.labelled_sources import EVALUATION_FORMS, evaluation_splits
+from keras_dsmae.utils.atomic_write import atomic_path, write_json
 
 FLAGS = flags.FLAGS
 
@@ -83,10 +83,10 @@ def _finetune(argv):
         drop_path_rate=FLAGS.drop_path, mixup_alpha=FLAGS.mixup, cutmix_alpha=FLAGS.cutmix,
         label_smoothing=FLAGS.label_smoothing, seed=FLAGS.seed,
     )
-    os.makedirs(FLAGS.output_dir, exist_ok=True)
-    result.model.save(os.path.join(FLAGS.output_dir, "classifier.keras"))
-    with open(os.path.join(FLAGS.output_dir, "finetune_history.json"), "w") as file:
-        json.dump({k: [float(v) for v in values] for k, values in result.history.history.items()}, file)
+    with atomic_path(os.path.join(FLAGS.output_dir, "classifier.keras")) as partial:
+        result.model.save(partial)
+    write_json(os.path.join(FLAGS.output_dir, "finetune_history.json"),
+               {k: [float(v) for v in values] for k, values in result.history.history.items()})
     print(f"fine-tuned test accuracy: {result.accuracy:.4f}; wrote {FLAGS.output_dir}/classifier.keras")
 
 

@@ -23,6 +23,8 @@ import zipfile
 import h5py
 import numpy as np
 
+from keras_dsmae.utils.atomic_write import atomic_path
+
 LEGACY_TEACHER = "layers/vi_t_encoder_1"
 SCHEDULE_VARIABLES = 5  # 0.1 files before `momentum_start_step` hold 4
 WEIGHTS_IN_ARCHIVE = "model.weights.h5"
@@ -97,15 +99,14 @@ def upgrade_file(path):
                 return False
         converted = os.path.join(scratch, "new.weights.h5")
         upgrade_weights_file(weights, converted)
-        partial = path + ".partial"
-        if archive:
-            with open(converted, "rb") as file:
-                entries[WEIGHTS_IN_ARCHIVE] = file.read()
-            with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as new:
-                for name, data in entries.items():
-                    new.writestr(name, data)
-        else:
-            shutil.copyfile(converted, partial)
-    shutil.copyfile(path, path + ".v0_1")
-    os.replace(partial, path)
+        shutil.copyfile(path, path + ".v0_1")
+        with atomic_path(path) as partial:
+            if archive:
+                with open(converted, "rb") as file:
+                    entries[WEIGHTS_IN_ARCHIVE] = file.read()
+                with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as new:
+                    for name, data in entries.items():
+                        new.writestr(name, data)
+            else:
+                shutil.copyfile(converted, partial)
     return True

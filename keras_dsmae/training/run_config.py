@@ -5,6 +5,8 @@ import hashlib
 import json
 import os
 
+from keras_dsmae.utils.atomic_write import write_json
+
 RUN_CONFIG_FILE = "run_config.json"
 # Recorded, never compared: the weights files are the same on every backend,
 # and a run may resume on another number of devices (the global batch stays).
@@ -35,10 +37,7 @@ def read_run_config(output_dir):
 
 def write_run_config(output_dir, settings):
     """Write `run_config.json` atomically (write aside, then rename)."""
-    path = os.path.join(output_dir, RUN_CONFIG_FILE)
-    with open(path + ".tmp", "w") as file:
-        json.dump(settings, file, indent=2, default=str)
-    os.replace(path + ".tmp", path)
+    write_json(os.path.join(output_dir, RUN_CONFIG_FILE), settings, indent=2, default=str)
 
 
 def _normalised(value):

@@ -1,9 +1,7 @@
 """Reading a finished (or running) search: trial table and objective plots."""
 
-import os
-
-from keras_dsmae.utils.pyplot import pyplot
 from keras_dsmae.tuning.hypermodel import DEFAULT_RANGES, OBJECTIVE
+from keras_dsmae.utils.pyplot import pyplot, save_figure
 
 
 def trial_rows(tuner):
@@ -46,6 +44,4 @@ def plot_objective(rows, path):
         axis.grid(alpha=0.3)
     figure.suptitle(f"{len(scored)} scored trials")
     figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=90)
-    plt.close(figure)
+    save_figure(figure, path, dpi=90)
