@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from keras_dsmae.training import resolve_precision, run_pretraining
+from keras_dsmae.training import PretrainingConfig, resolve_precision, run_pretraining
 from keras_dsmae.optimizers import warmup_cosine_schedule
 from tests.conftest import TINY, to_numpy
 
@@ -20,14 +20,15 @@ STEPS = 2
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def pretrain(output_dir, epochs, **kwargs):
-    options = dict(
-        output_dir=str(output_dir), epochs=epochs, steps_per_epoch=STEPS, batch_size=8,
-        warmup_epochs=1, model_overrides=CIFAR_TINY, use_synthetic_data=True,
-        synthetic_examples=64, reconstruction_every=2, mixed_precision="float32", verbose=0,
-    )
-    options.update(kwargs)
-    return run_pretraining("cifar10", **options)
+def pretrain(output_dir, epochs, extra_callbacks=(), **settings):
+    """A tiny run of the job on generated CIFAR-10, made as a `PretrainingConfig`."""
+    config = PretrainingConfig(**{
+        **dict(dataset="cifar10", output_dir=str(output_dir), epochs=epochs, steps_per_epoch=STEPS,
+               batch_size=8, warmup_epochs=1, model_overrides=CIFAR_TINY, use_synthetic_data=True,
+               synthetic_examples=64, reconstruction_every=2, mixed_precision="float32"),
+        **settings,
+    })
+    return run_pretraining(config, extra_callbacks=extra_callbacks, verbose=0)
 
 
 def history_rows(output_dir):
@@ -48,9 +49,11 @@ class StopAtEpoch(keras.callbacks.Callback):
 
 
 def test_run_writes_history_pictures_checkpoint_and_a_loadable_encoder(tmp_path):
-    model, history = pretrain(tmp_path, epochs=3)
-    assert [int(r["epoch"]) for r in history_rows(tmp_path)] == [0, 1, 2]
-    assert {"loss", "pixel_loss", "feature_loss", "teacher_momentum"} <= set(history_rows(tmp_path)[0])
+    model, history = pretrain(tmp_path, epochs=3, knn_every=3)
+    rows = history_rows(tmp_path)
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert {"loss", "pixel_loss", "feature_loss", "teacher_momentum"} <= set(rows[0])
+    assert rows[0]["val_knn_accuracy"] == "" and 0 <= float(rows[2]["val_knn_accuracy"]) <= 1  # --knn_every
     assert sorted(os.listdir(tmp_path / "reconstructions")) == ["epoch_002.png", "epoch_003.png"]
     assert (tmp_path / "curves.png").stat().st_size > 1000
     assert os.listdir(tmp_path / "tensorboard")
@@ -89,14 +92,20 @@ def test_more_epochs_extends_a_finished_run(tmp_path):
 
 
 def test_tfds_path_of_the_job_with_mock_data(tmp_path):
+    # Also a compiled step: XLA on TensorFlow and JAX (torch.compile is left out: it takes
+    # minutes on a CPU; `--jit_compile=false` reaching PyTorch is the MAE test below).
+    compiles = keras.backend.backend() != "torch"
     with tfds.testing.mock_data(num_examples=16):
-        _, history = pretrain(tmp_path, epochs=1, use_synthetic_data=False)
+        model, history = pretrain(tmp_path, epochs=1, use_synthetic_data=False,
+                                  jit_compile="true" if compiles else "auto")
     assert np.isfinite(history.history["loss"]).all()
+    assert model.jit_compile is compiles
 
 
 def test_plain_mae_configuration_runs_without_teacher(tmp_path):
-    model, _ = pretrain(tmp_path, epochs=1, noise_std=0.0, loss_weight=0.0)
+    model, _ = pretrain(tmp_path, epochs=1, noise_std=0.0, loss_weight=0.0, jit_compile="false")
     assert model.teacher is None
+    assert model.jit_compile is False  # JAX's own default would compile
     assert "feature_loss" not in history_rows(tmp_path)[0]
 
 

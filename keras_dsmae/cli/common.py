@@ -2,7 +2,6 @@
 flags (defined once per process), JSON model overrides, and failing with
 `error: ...` and exit status 1."""
 
-import json
 import sys
 import warnings
 
@@ -10,55 +9,43 @@ from absl import app, flags
 
 from keras_dsmae.data.catalog import DATASETS
 from keras_dsmae.data.normalization import Normalization
-from keras_dsmae.presets import PRESETS
-from keras_dsmae.training.distribution import DISTRIBUTIONS
+from keras_dsmae.training.pretraining_config import PretrainingConfig
+from keras_dsmae.utils.settings import define_flags, json_object
 
 FLAGS = flags.FLAGS
 
 
-def _define_once(define, name, *args, **kwargs):
-    if name not in FLAGS:
-        define(name, *args, **kwargs)
-
-
 def define_data_flags(default_dataset=None):
-    """`--data_dir`, `--use_synthetic_data`, `--seed`, `--batch_size`, and
-    `--dataset` (an enum of the supported data sets) when `default_dataset`
-    is given; safe to call again."""
-    if default_dataset is not None:
-        _define_once(flags.DEFINE_enum, "dataset", default_dataset, sorted(DATASETS), "TFDS data set.")
-    _define_once(flags.DEFINE_string, "data_dir", None, "TFDS data directory with the prepared data set.")
-    _define_once(flags.DEFINE_bool, "use_synthetic_data", False, "Generated images instead of TFDS (offline).")
-    _define_once(flags.DEFINE_integer, "seed", 0, "Seed for initialisation, masks, noise and data.")
-    _define_once(flags.DEFINE_integer, "batch_size", 256, "Images per step.")
+    """`--data_dir`, `--use_synthetic_data`, `--seed`, `--batch_size` (help
+    and defaults from `PretrainingConfig`), and `--dataset` (an enum of the
+    catalog's data sets) when `default_dataset` is given; safe to call again."""
+    if default_dataset is not None and "dataset" not in FLAGS:
+        flags.DEFINE_enum("dataset", default_dataset, sorted(DATASETS), "TFDS data set.")
+    define_flags(PretrainingConfig, ["data_dir", "use_synthetic_data", "seed", "batch_size"])
 
 
 def define_model_flags():
     """`--preset` (an enum of the presets) and `--model_overrides`."""
-    _define_once(flags.DEFINE_enum, "preset", None, sorted(PRESETS), "Model preset; default: the data set's.")
-    _define_once(flags.DEFINE_string, "model_overrides", None,
-                 'JSON dict of other DSMAE arguments, e.g. \'{"encoder_depth": 6}\'.')
+    define_flags(PretrainingConfig, ["preset", "model_overrides"])
 
 
 def define_distribution_flag():
     """`--distribution` (see `keras_dsmae.training.distribution`)."""
-    _define_once(flags.DEFINE_enum, "distribution", "auto", DISTRIBUTIONS,
-                 "Data-parallel engine: auto, none, mirrored (TensorFlow, one host), "
-                 "data_parallel (JAX). --batch_size is the global batch.")
+    define_flags(PretrainingConfig, ["distribution"])
+
+
+def define_normalization_flag():
+    """`--normalization` (see `data.Normalization.parse`)."""
+    define_flags(PretrainingConfig, ["normalization"])
 
 
 def parse_json_object(text, flag="model_overrides"):
     """A JSON-object flag (`--model_overrides`, `--ranges`) → dict (None
     when empty); a `UsageError` naming the flag when it is not a JSON object."""
-    if not text:
-        return None
     try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise app.UsageError(f"--{flag} must be a JSON object; got {text!r} ({error}).")
-    if not isinstance(parsed, dict):
-        raise app.UsageError(f"--{flag} must be a JSON object; got {text!r}.")
-    return parsed
+        return json_object(text)
+    except ValueError as error:
+        raise app.UsageError(f"--{flag} {error}") from None
 
 
 def parse_model_overrides(text):
@@ -66,36 +53,13 @@ def parse_model_overrides(text):
     return parse_json_object(text, "model_overrides")
 
 
-IMAGENET = Normalization((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-
-
-def define_normalization_flag():
-    """`--normalization` (see `parse_normalization`)."""
-    _define_once(flags.DEFINE_string, "normalization", None,
-                 "Per-channel mean/std in [0, 1] units as MEAN,MEAN,MEAN/STD,STD,STD, or "
-                 "'imagenet'; default: the catalog's, else from a sample of the data.")
-
-
 def parse_normalization(text):
-    """`--normalization` → a `Normalization` (None when empty): 'imagenet',
-    or 'MEAN,.../STD,...' with one value per channel; a `ValueError` naming
-    the flag otherwise."""
-    if not text:
-        return None
-    if text.strip().lower() == "imagenet":
-        return IMAGENET
-    means, sep, stds = text.partition("/")
+    """`--normalization` → a `Normalization` (None when empty); a
+    `ValueError` naming the flag otherwise (see `Normalization.parse`)."""
     try:
-        mean = tuple(float(v) for v in means.split(","))
-        std = tuple(float(v) for v in stds.split(","))
-        if not sep or len(mean) != len(std) or len(mean) not in (1, 3):
-            raise ValueError("one value per channel (1 or 3) on each side of '/'")
-        return Normalization(mean, std)
+        return Normalization.parse(text)
     except ValueError as error:
-        raise ValueError(
-            f"--normalization must be 'imagenet' or MEAN,MEAN,MEAN/STD,STD,STD in [0, 1] units "
-            f"(1 or 3 channels, std > 0); got --normalization={text!r} ({error})."
-        ) from None
+        raise ValueError(f"--normalization {error}") from None
 
 
 def run_command(command, argv=None):

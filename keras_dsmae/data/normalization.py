@@ -26,6 +26,28 @@ class Normalization:
             raise ValueError(f"`std` values must be > 0; got std={self.std}.")
 
     @classmethod
+    def parse(cls, text):
+        """'imagenet', or 'MEAN,.../STD,...' in [0, 1] units with one value
+        per channel (1 or 3) → a `Normalization`; None when empty; a
+        `ValueError` saying what is allowed otherwise."""
+        if not text:
+            return None
+        if text.strip().lower() == "imagenet":
+            return IMAGENET
+        means, sep, stds = text.partition("/")
+        try:
+            mean = tuple(float(v) for v in means.split(","))
+            std = tuple(float(v) for v in stds.split(","))
+            if not sep or len(mean) != len(std) or len(mean) not in (1, 3):
+                raise ValueError("one value per channel (1 or 3) on each side of '/'")
+            return cls(mean, std)
+        except ValueError as error:
+            raise ValueError(
+                f"must be 'imagenet' or MEAN,MEAN,MEAN/STD,STD,STD in [0, 1] units "
+                f"(1 or 3 channels, std > 0); got {text!r} ({error})."
+            ) from None
+
+    @classmethod
     def from_images(cls, images):
         """Statistics of `(N, H, W, C)` uint8 images (or floats in [0, 1])."""
         images = np.asarray(images)
@@ -46,3 +68,6 @@ class Normalization:
         """numpy: normalised `(..., C)` → float in [0, 1], clipped, for display."""
         images = np.asarray(images, dtype="float32")
         return np.clip(images * np.asarray(self.std) + np.asarray(self.mean), 0.0, 1.0)
+
+
+IMAGENET = Normalization((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))

@@ -11,18 +11,18 @@ import keras
 
 from keras_dsmae import data, presets
 from keras_dsmae.callbacks.history_csv import HistoryCSV
+from keras_dsmae.callbacks.knn_monitor import KNNMonitor
 from keras_dsmae.callbacks.reconstruction_grid import ReconstructionGrid
 from keras_dsmae.callbacks.run_checkpoint import RunCheckpoint, TrainingDiverged
 from keras_dsmae.callbacks.skipped_files_report import SkippedFilesReport
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 from keras_dsmae.data.cardinality import batches_per_epoch
-from keras_dsmae.data.decoded_files import ON_ERROR
-from keras_dsmae.data.device_feed import AUGMENT_ON
 from keras_dsmae.models import DSMAE
 from keras_dsmae.optimizers.pretraining import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.plotting import save_history_plot
 from keras_dsmae.training.distribution import resolve_distribution
 from keras_dsmae.training.precision import resolve_precision
+from keras_dsmae.training.pretraining_config import PretrainingConfig
 from keras_dsmae.training.run_config import (
     model_signature,
     read_run_config,
@@ -30,43 +30,16 @@ from keras_dsmae.training.run_config import (
     write_run_config,
 )
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.atomic_write import atomic_path
 from keras_dsmae.utils.finite import non_finite_variables
 
 CHECKPOINT_DIR = "checkpoints"
 DEFAULT_IMAGE_SIZE = 224  # for data whose images have mixed sizes
 
 
-def run_pretraining(
-    dataset="cifar100",
-    *,
-    output_dir,
-    preset=None,
-    epochs=100,
-    steps_per_epoch=None,
-    batch_size=256,
-    learning_rate=1.5e-4,
-    warmup_epochs=10,
-    weight_decay=0.05,
-    mask_ratio=None,
-    noise_std=None,
-    loss_weight=None,
-    model_overrides=None,
-    mixed_precision="auto",
-    seed=0,
-    data_dir=None,
-    use_synthetic_data=False,
-    synthetic_examples=2048,
-    reconstruction_every=5,
-    extra_callbacks=(),
-    allow_config_change=False,
-    distribution="auto",
-    image_size=None,
-    normalization=None,
-    on_error="skip",
-    verbose="auto",
-    augment_on="auto",
-):
-    """Pretrain a DSMAE on `dataset` and write the run into `output_dir`.
+def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **settings):
+    """Pretrain a DSMAE as `config` says, and write the run into its
+    `output_dir` (see README: "What a run writes").
 
     Running again with the same `output_dir` resumes from the last completed
     epoch (weights, optimizer, teacher and EMA schedule position), also when
@@ -76,117 +49,42 @@ def run_pretraining(
     checkpoint and encoder, and raises `TrainingDiverged`.
 
     Args:
-        dataset: "cifar10", "cifar100", "stl10", any TFDS image data set as
-            "tfds:NAME[/CONFIG][:SPLIT]", a folder of images as
-            "folder:PATH", or a numpy file as "npy:PATH" (see
-            `keras_dsmae.data.dataset_names`).
-        output_dir: where the run's files go (see README: "What a run writes").
-        preset: DSMAE preset; default: the one for `image_size`
-            (`keras_dsmae.presets.PRESET_FOR_IMAGE_SIZE`).
-        epochs: total epochs of the run (not additional ones).
-        steps_per_epoch: cap on steps per epoch; default: one pass.
-        batch_size: images per step.
-        learning_rate: base rate, scaled by `batch_size / 256`.
-        warmup_epochs: linear warm-up length, then cosine decay.
-        weight_decay: AdamW decoupled weight decay.
-        mask_ratio, noise_std, loss_weight: override the preset when given.
-        model_overrides: any other `DSMAE` constructor arguments, e.g.
-            `{"encoder_depth": 6}`.
-        mixed_precision: "auto", "float32", "bfloat16" or "float16".
-        seed: model initialisation, masks, noise, data order and augmentation.
-        data_dir: TFDS data directory with the prepared data set.
-        use_synthetic_data: generated images instead of TFDS (offline runs).
-        synthetic_examples: how many generated images.
-        reconstruction_every: picture interval in epochs.
+        config: a `PretrainingConfig`, or a data set name (its `dataset`);
+            default: `PretrainingConfig()`.
         extra_callbacks: more Keras callbacks (e.g. `KNNMonitor`).
-        allow_config_change: continue the run in `output_dir` from its last
-            checkpoint although settings other than `epochs` changed (not the
-            model's shape or precision); the change is recorded in
-            `run_config.json`.
-        distribution: `"auto"`, `"none"`, `"mirrored"` (TensorFlow) or
-            `"data_parallel"` (JAX); see `keras_dsmae.training.distribution`.
-            `batch_size` is the global batch, split over the devices.
-        image_size: `(H, W)` or int the model takes and the data is cropped
-            and resized to; default: the preset's, else the data's own size
-            (224 for data of mixed sizes).
-        normalization: a `keras_dsmae.data.Normalization`; default: the
-            catalog's statistics, or those of a bounded sample of the data
-            (a resumed run reuses the ones in its run_config.json).
-        on_error: "skip" (warn at the end of each epoch, naming a few) or
-            "raise" for image files that do not decode (folders).
         verbose: passed to `fit`.
-        augment_on: where the crops, flips and normalisation run: "device"
-            (inside the compiled step; a fixed-size data set under
-            `data.device_feed.RESIDENT_LIMIT_BYTES` stays on the device and
-            steps receive indices), "host" (tf.data) or "auto" ("device");
-            see `keras_dsmae.data.device_feed`.
+        **settings: `PretrainingConfig` fields, over those of `config`
+            (`run_pretraining("cifar10", output_dir="runs/c10", epochs=200)`).
 
     Returns:
         `(model, history)`: the trained `DSMAE` and the `keras.callbacks.History`.
     """
-    validation.check_choice("on_error", on_error, ON_ERROR)
-    validation.check_choice("augment_on", augment_on, AUGMENT_ON)
-    source = data.open_source(dataset, data_dir=data_dir, use_synthetic_data=use_synthetic_data,
-                              synthetic_examples=synthetic_examples, on_error=on_error)
-    if image_size is not None:
-        image_size = validation.check_image_size("image_size", image_size)
-    if normalization is not None and not isinstance(normalization, data.Normalization):
-        raise ValueError(
-            f"`normalization` must be a keras_dsmae.data.Normalization(mean, std); got "
-            f"normalization={normalization!r}."
-        )
-    validation.check_int("epochs", epochs, minimum=1)
-    validation.check_int("batch_size", batch_size, minimum=1)
-    if steps_per_epoch is not None:
-        validation.check_int("steps_per_epoch", steps_per_epoch, minimum=1)
-    validation.check_float("learning_rate", learning_rate, 0.0, low_open=True)
-    validation.check_float("warmup_epochs", warmup_epochs, 0.0)
-    validation.check_float("weight_decay", weight_decay, 0.0)
-    validation.check_seed("seed", seed, allow_none=False)
-    validation.check_int("reconstruction_every", reconstruction_every, minimum=1)
+    config = _as_config(config, settings)
+    output_dir = config.run_folder
+    source = data.open_source(config.dataset, data_dir=config.data_dir,
+                              use_synthetic_data=config.use_synthetic_data,
+                              synthetic_examples=config.synthetic_examples, on_error=config.on_error)
     # First: several JAX processes must join before anything touches a device.
-    distributed = resolve_distribution(distribution, batch_size)
+    distributed = resolve_distribution(config.distribution, config.batch_size)
     saved = read_run_config(output_dir) or {}
-    policy = resolve_precision(mixed_precision, saved.get("dtype_policy"))
-    preset, overrides = _choose_preset(preset, image_size, source)
-    overrides.update({
-        key: value
-        for key, value in dict(mask_ratio=mask_ratio, noise_std=noise_std, loss_weight=loss_weight).items()
-        if value is not None
-    })
-    overrides.update(model_overrides or {})
+    policy = resolve_precision(config.mixed_precision, saved.get("dtype_policy"))
+    preset, overrides = _choose_preset(config.preset, config.image_size, source)
+    overrides.update(config.model_settings())
     os.makedirs(output_dir, exist_ok=True)
 
     with distributed.scope():  # model, optimizer and teacher on every device
-        keras.utils.set_random_seed(seed)
-        previous_policy = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(policy)
-        try:
-            model = DSMAE.from_preset(preset, seed=seed, **overrides)
-        finally:
-            keras.config.set_dtype_policy(previous_policy)
-        image_size = model.encoder.image_size
+        model = _build_model(preset, overrides, policy, config.seed)
+        image_size, num_channels = model.encoder.image_size, model.encoder.num_channels
         _check_model_matches_data(image_size, source, preset, "image_size" in overrides)
-        num_channels = model.encoder.num_channels
-        normalization = _normalization(normalization, saved, source, num_channels, seed)
-        shard, local_batch = distributed.input_shard(batch_size)
+        normalization = _normalization(config.normalization, saved, source, num_channels, config.seed)
+        shard, local_batch = distributed.input_shard(config.batch_size)
         train = source.training_batches(local_batch, image_size=image_size, num_channels=num_channels,
-                                        normalization=normalization, seed=seed, shard=shard,
-                                        augment_on=augment_on)
-        fallback = getattr(train, "batches_per_epoch", None) or (
-            max(source.num_examples // batch_size, 1) if source.num_examples else None)
-        steps = batches_per_epoch(train, steps_per_epoch, fallback=fallback)
-        if steps is None:
-            raise ValueError(
-                f"The number of images in {dataset!r} is not known before reading it, so "
-                f"one epoch has no length: pass steps_per_epoch (--steps_per_epoch)."
-            )
-        total_steps = epochs * steps
-        model.compile(
-            optimizer=pretraining_optimizer(
-                learning_rate, batch_size, total_steps, round(warmup_epochs * steps), weight_decay
-            )
-        )
+                                        normalization=normalization, seed=config.seed, shard=shard,
+                                        augment_on=config.augment_on)
+        steps = _steps_per_epoch(train, source, config)
+        model.compile(optimizer=pretraining_optimizer(
+            config.learning_rate, config.batch_size, config.epochs * steps,
+            round(config.warmup_epochs * steps), config.weight_decay), jit_compile=config.keras_jit_compile())
 
     # Every process runs the same callbacks (reconstructions, kNN and saving
     # are collective with several JAX processes); only the chief's files are
@@ -197,21 +95,18 @@ def run_pretraining(
             tempfile.TemporaryDirectory(prefix="keras_dsmae_not_chief_"))
         checkpoint = RunCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR), writes=chief)
         settings = dict(
-            dataset=dataset, preset=preset, epochs=epochs, steps_per_epoch=steps, batch_size=batch_size,
-            learning_rate=learning_rate, peak_learning_rate=scaled_learning_rate(learning_rate, batch_size),
-            warmup_epochs=warmup_epochs, weight_decay=weight_decay, overrides=overrides,
-            dtype_policy=policy, seed=seed, backend=keras.backend.backend(),
-            distribution=distributed.name, num_devices=distributed.num_devices,
-            use_synthetic_data=use_synthetic_data, model_signature=model_signature(model),
-            image_size=list(image_size), normalization=dataclasses.asdict(normalization),
-            augment_on=augment_on,
+            config.recorded(), preset=preset, steps_per_epoch=steps, overrides=overrides,
+            dtype_policy=policy, image_size=list(image_size), normalization=dataclasses.asdict(normalization),
+            peak_learning_rate=scaled_learning_rate(config.learning_rate, config.batch_size),
+            backend=keras.backend.backend(), distribution=distributed.name,
+            num_devices=distributed.num_devices, model_signature=model_signature(model),
         )
         if checkpoint.checkpoints():
-            settings = settings_for_continuation(output_dir, settings, allow_config_change)
+            settings = settings_for_continuation(output_dir, settings, config.allow_config_change)
         write_run_config(files_dir, settings)
         history_path = os.path.join(files_dir, "history.csv")
         display = source.display_images(8, image_size=image_size, num_channels=num_channels,
-                                        normalization=normalization, seed=seed)
+                                        normalization=normalization, seed=config.seed)
         callbacks = [
             TeacherEMA(),
             HistoryCSV(history_path),
@@ -219,28 +114,21 @@ def run_pretraining(
             keras.callbacks.TerminateOnNaN(),
             keras.callbacks.TensorBoard(os.path.join(files_dir, "tensorboard"), write_graph=False),
             ReconstructionGrid(display, os.path.join(files_dir, "reconstructions"),
-                               normalization, reconstruction_every),
+                               normalization, config.reconstruction_every),
+            *_knn_monitor(config, image_size),
             *extra_callbacks,
         ]
         if source.skipped_files is not None:
             callbacks.insert(1, SkippedFilesReport(source.skipped_files))
-        print(
-            f"keras_dsmae pretraining: {dataset} with {preset} {overrides or ''} on "
-            f"{keras.backend.backend()} ({policy}, distribution {distributed.name} over "
-            f"{distributed.num_devices} device(s)); {epochs} epochs × {steps} steps of "
-            f"{batch_size} images; output in {output_dir}",
-            flush=True,
-        )
-        device_input = getattr(train, "device_input", None)
-        print("input: " + (device_input.describe() if device_input is not None
-                           else "augmented and normalised by tf.data on the host"), flush=True)
         if model.teacher is None:  # plain MAE: nothing to schedule
             callbacks = [c for c in callbacks if not isinstance(c, TeacherEMA)]
+        device_input = getattr(train, "device_input", None)
+        _announce(config, model, preset, overrides, policy, distributed, steps, output_dir, device_input)
         start = time.time()
         with distributed.fit_scope(), _undecodable_files_named(source):
             repeated = train.repeat()
             repeated.device_input = device_input  # DSMAE.fit finishes the batches on the device
-            history = model.fit(repeated, epochs=epochs, steps_per_epoch=steps,
+            history = model.fit(repeated, epochs=config.epochs, steps_per_epoch=steps,
                                 callbacks=callbacks, verbose=verbose)
         _raise_if_diverged(checkpoint, output_dir)
         export_encoder(model.encoder, os.path.join(files_dir, "encoder.keras"))
@@ -250,6 +138,65 @@ def run_pretraining(
         f"wrote {output_dir}/encoder.keras, history.csv, curves.png, reconstructions/, tensorboard/"
         if chief else "the chief process writes the files"), flush=True)
     return model, history
+
+
+def _as_config(config, settings):
+    """The `PretrainingConfig` of `run_pretraining`'s arguments."""
+    if config is None:
+        return PretrainingConfig(**settings)
+    if isinstance(config, str):
+        return PretrainingConfig(dataset=config, **settings)
+    if not isinstance(config, PretrainingConfig):
+        raise ValueError(
+            f"`config` must be a PretrainingConfig or a data set name; got config={config!r}."
+        )
+    return dataclasses.replace(config, **settings) if settings else config
+
+
+def _build_model(preset, overrides, policy, seed):
+    """The preset's `DSMAE` with `overrides`, its variables in `policy`."""
+    keras.utils.set_random_seed(seed)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        return DSMAE.from_preset(preset, seed=seed, **overrides)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
+
+
+def _steps_per_epoch(train, source, config):
+    """`config.steps_per_epoch`, else one pass over the data."""
+    fallback = getattr(train, "batches_per_epoch", None) or (
+        max(source.num_examples // config.batch_size, 1) if source.num_examples else None)
+    steps = batches_per_epoch(train, config.steps_per_epoch, fallback=fallback)
+    if steps is None:
+        raise ValueError(
+            f"The number of images in {config.dataset!r} is not known before reading it, so "
+            f"one epoch has no length: pass steps_per_epoch (--steps_per_epoch)."
+        )
+    return steps
+
+
+def _knn_monitor(config, image_size):
+    """`[KNNMonitor]` when `config.knn_every`, else `[]`."""
+    if not config.knn_every:
+        return []
+    return [KNNMonitor.for_dataset(
+        config.dataset, every_n_epochs=config.knn_every, data_dir=config.data_dir,
+        use_synthetic_data=config.use_synthetic_data, seed=config.seed, image_size=tuple(image_size),
+    )]
+
+
+def _announce(config, model, preset, overrides, policy, distributed, steps, output_dir, device_input):
+    print(
+        f"keras_dsmae pretraining: {config.dataset} with {preset} {overrides or ''} on "
+        f"{keras.backend.backend()} ({policy}, distribution {distributed.name} over "
+        f"{distributed.num_devices} device(s)); {config.epochs} epochs × {steps} steps of "
+        f"{config.batch_size} images, compiled step: {model.jit_compile}; output in {output_dir}",
+        flush=True,
+    )
+    print("input: " + (device_input.describe() if device_input is not None
+                       else "augmented and normalised by tf.data on the host"), flush=True)
 
 
 def _raise_if_diverged(checkpoint, output_dir):
@@ -282,9 +229,8 @@ def export_encoder(encoder, path):
         raise TrainingDiverged(
             f"Not writing {path}: {len(bad)} encoder weight(s) are non-finite, e.g. {bad[0]}."
         )
-    partial = path[: -len(".keras")] + ".partial.keras"
-    encoder.save(partial)
-    os.replace(partial, path)
+    with atomic_path(path) as partial:
+        encoder.save(partial)
 
 
 def _choose_preset(preset, image_size, source):
