@@ -22,7 +22,6 @@ of each placement, side by side in one run.
 Writes `benchmarks/results/device_feed_<backend>.json` (or `--json_out`).
 """
 
-import json
 import os
 import platform
 import statistics
@@ -83,7 +82,8 @@ def host_feed_rows(images, normalization):
 
 
 class StepClock:
-    """Wall time of the training steps after the warm-up."""
+    """Wall time of the training steps after the warm-up, and of the
+    start-up before them (tracing and compiling, plus the first step)."""
 
     def __init__(self, warmup):
         import keras
@@ -91,7 +91,12 @@ class StepClock:
         clock = self
 
         class Callback(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                clock.began = time.perf_counter()
+
             def on_train_batch_end(self, batch, logs=None):
+                if batch == 0:
+                    clock.first_step = time.perf_counter()
                 if batch + 1 == warmup:
                     clock.start = time.perf_counter()
 
@@ -99,11 +104,16 @@ class StepClock:
                 clock.end = time.perf_counter()
 
         self.callback = Callback()
-        self.start = self.end = None
+        self.began = self.first_step = self.start = self.end = None
+
+    def startup_seconds(self):
+        """From the start of `fit` to the end of its first step."""
+        return self.first_step - self.began
 
 
 def fit_rate(config, placement, images, normalization, jit):
-    """Images/s of `fit` steps (after the warm-up) of a fresh model."""
+    """`(images/s of the steps after the warm-up, seconds to the end of
+    the first step, the resolved jit_compile)` of `fit` on a fresh model."""
     import keras
     import numpy as np
 
@@ -127,7 +137,7 @@ def fit_rate(config, placement, images, normalization, jit):
     else:
         dataset = placement_dataset(needed, placement, batch, normalization)
         model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=callbacks)
-    return FLAGS.steps * batch / (clock.end - clock.start), model.jit_compile
+    return FLAGS.steps * batch / (clock.end - clock.start), clock.startup_seconds(), model.jit_compile
 
 
 def variant_config(preset, variant):
@@ -155,23 +165,26 @@ def main(argv):
     import numpy as np
 
     from keras_dsmae import data
+    from keras_dsmae.utils.atomic_write import write_json
 
     backend = keras.backend.backend()
     images = np.random.default_rng(0).integers(0, 256, (FLAGS.examples, 32, 32, 3), dtype=np.uint8)
     normalization = data.from_arrays(images[:1000], batch_size=1, training=False).normalization
     print(f"host feed, batch {FLAGS.feed_batch_size}, {FLAGS.examples} uint8 images of 32×32×3 ...")
     feed = host_feed_rows(images, normalization) if FLAGS.host_feed else {}
-    rates = {}
+    rates, startups = {}, {}
     for round_index in range(FLAGS.rounds):
         for variant in FLAGS.variants:
             config = variant_config(FLAGS.preset, variant)
             for jit in FLAGS.jit:
                 for placement in FLAGS.placements:
-                    rate, resolved = fit_rate(config, placement, images, normalization, jit.lower())
+                    rate, startup, resolved = fit_rate(config, placement, images, normalization, jit.lower())
                     key = (variant, jit.lower(), placement)
                     rates.setdefault(key, []).append(rate)
+                    startups.setdefault(key, []).append(startup)
                     print(f"  round {round_index + 1}: {variant}, jit_compile={jit} "
-                          f"(resolved {resolved}), {placement}: {rate:.1f} img/s", flush=True)
+                          f"(resolved {resolved}), {placement}: {rate:.1f} img/s, "
+                          f"first step after {startup:.0f} s", flush=True)
     header = (f"backend={backend} preset={FLAGS.preset}{' (smoke)' if FLAGS.smoke else ''} float32 "
               f"fit batch={FLAGS.batch_size} cores={os.cpu_count()} {platform.processor() or platform.machine()} "
               f"python={sys.version.split()[0]} keras={keras.__version__}")
@@ -182,20 +195,30 @@ def main(argv):
     placements = [p for p in PLACEMENTS if p in FLAGS.placements]
     versus = [p for p in placements if p != "arrays"] if "arrays" in placements else []
     print("\n| variant | jit_compile | " + " | ".join(placements) + "".join(
-        f" | {p} / arrays" for p in versus) + " |")
-    print("|---|---|" + "---|" * (len(placements) + len(versus)))
+        f" | {p} / arrays" for p in versus) + " | first step (s) |")
+    print("|---|---|" + "---|" * (len(placements) + len(versus) + 1))
     medians = {key: statistics.median(values) for key, values in rates.items()}
+    first_steps = {key: statistics.median(values) for key, values in startups.items()}
+    jits = [j.lower() for j in FLAGS.jit]
     for variant in FLAGS.variants:
-        for jit in (j.lower() for j in FLAGS.jit):
+        for jit in jits:
             row = {p: medians[(variant, jit, p)] for p in placements}
             ratios = "".join(f" | {row[p] / row['arrays']:.2f}×" for p in versus)
-            print(f"| {variant} | {jit} | " + " | ".join(f"{row[p]:.1f}" for p in placements) + f"{ratios} |")
+            first = " / ".join(f"{first_steps[(variant, jit, p)]:.0f}" for p in placements)
+            print(f"| {variant} | {jit} | " + " | ".join(f"{row[p]:.1f}" for p in placements)
+                  + f"{ratios} | {first} |")
+    if "auto" in jits and "true" in jits:
+        print("\n| variant | " + " | ".join(f"{p}: jit true / auto" for p in placements) + " |")
+        print("|---|" + "---|" * len(placements))
+        for variant in FLAGS.variants:
+            print(f"| {variant} | " + " | ".join(
+                f"{medians[(variant, 'true', p)] / medians[(variant, 'auto', p)]:.2f}×" for p in placements) + " |")
     path = FLAGS.json_out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                           f"device_feed_{backend}{'_smoke' if FLAGS.smoke else ''}.json")
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, "w") as file:
-        json.dump({"header": header, "host_feed": feed,
-                   "fit": {"/".join(key): values for key, values in rates.items()}}, file, indent=2)
+    write_json(path, {"header": header, "host_feed": feed,
+                      "fit": {"/".join(key): values for key, values in rates.items()},
+                      "first_step_seconds": {"/".join(key): values for key, values in startups.items()}},
+               indent=2)
     print(f"\nwrote {path}")
 
 
