@@ -52,6 +52,7 @@ def test_a_legacy_keras_file_is_refused_then_converted_with_every_value(tmp_path
     assert os.path.exists(path + ".v0_1")
     assert upgrade_file(path) is False  # already current
     model = keras.models.load_model(path)
+    assert model.jit_compile is (keras.backend.backend() == "jax")  # the file's True was JAX's "auto"
     expected, current = _expected(name), _current(model)
     if name == "mae":  # 0.1 kept teacher-schedule variables even without a teacher
         expected = {k: v for k, v in expected.items() if "momentum" not in k and "ema_step" not in k}

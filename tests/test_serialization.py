@@ -95,7 +95,7 @@ def test_a_compiled_model_saved_on_another_backend_loads_and_trains(tmp_path):
     import subprocess
     import sys
 
-    other = "tensorflow" if keras.backend.backend() == "torch" else "torch"
+    other = "jax" if keras.backend.backend() == "torch" else "torch"  # jax records jit_compile=True
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = str(tmp_path / f"saved_on_{other}.keras")
     script = SAVE_ON_ANOTHER_BACKEND.format(repo=repo, path=path)
@@ -103,6 +103,7 @@ def test_a_compiled_model_saved_on_another_backend_loads_and_trains(tmp_path):
                            capture_output=True, text=True, timeout=300)
     assert saved.returncode == 0, saved.stderr[-3000:]
     loaded = keras.models.load_model(path)
+    assert loaded.jit_compile is (keras.backend.backend() == "jax")  # this backend's own "auto"
     history = loaded.fit(structured_images(4), batch_size=2, epochs=1, verbose=0,
                          callbacks=[keras_dsmae.callbacks.TeacherEMA()])
     assert np.isfinite(history.history["loss"]).all()

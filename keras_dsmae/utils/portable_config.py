@@ -6,6 +6,13 @@ TensorFlow backends that is a backend-specific subclass (e.g.
 one backend then rebuilds the other backend's optimizer on load and fails in
 `fit`. Pointing such entries at the public `keras.optimizers` module makes
 each backend pick its own class.
+
+`jit_compile` is made `"auto"` too. Keras records the value it resolved
+on the saving backend (always True on JAX), so a file saved there would
+otherwise make a PyTorch load `torch.compile` the step, which takes
+minutes on a CPU (see README, "Feeding the accelerator"), and a file saved
+on PyTorch would run JAX uncompiled. Each backend makes its own choice; a
+loaded model can be compiled again with `jit_compile=True` to force it.
 """
 
 BACKEND_MODULE_PREFIX = "keras.src.backend."
@@ -13,16 +20,23 @@ PUBLIC_OPTIMIZERS = "keras.optimizers"
 
 
 def portable_compile_config(config):
-    """A copy of a (nested) compile config whose backend-specific optimizer
-    modules are replaced by `keras.optimizers`."""
+    """A copy of a compile config whose backend-specific optimizer modules
+    are replaced by `keras.optimizers`, and whose `jit_compile` is "auto"."""
+    portable = _public_optimizers(config)
+    if isinstance(portable, dict) and "jit_compile" in portable:
+        portable["jit_compile"] = "auto"
+    return portable
+
+
+def _public_optimizers(config):
     if isinstance(config, dict):
-        portable = {key: portable_compile_config(value) for key, value in config.items()}
+        portable = {key: _public_optimizers(value) for key, value in config.items()}
         module = portable.get("module")
         if isinstance(module, str) and module.startswith(BACKEND_MODULE_PREFIX) and ".optimizers" in module:
             portable["module"] = PUBLIC_OPTIMIZERS
         return portable
     if isinstance(config, list):
-        return [portable_compile_config(value) for value in config]
+        return [_public_optimizers(value) for value in config]
     return config
 
 
