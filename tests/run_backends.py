@@ -40,6 +40,8 @@ def parse_args(argv):
     workers = min(2, os.cpu_count() or 1) if args.workers == "auto" else int(args.workers)
     if workers > 1:
         pytest_args = ["-n", str(workers), *pytest_args]
+    if not any(arg.startswith("--durations") for arg in pytest_args):
+        pytest_args = ["--durations=15", *pytest_args]  # where the CI budget goes, per backend
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = sorted(set(backends) - set(ALL_BACKENDS))
     if unknown:

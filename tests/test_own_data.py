@@ -24,6 +24,7 @@ from tests.test_data import write_image_folder
 
 TINY = {"encoder_dim": 16, "encoder_depth": 1, "encoder_heads": 2,
         "decoder_dim": 16, "decoder_depth": 1, "decoder_heads": 2}
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_FILES = {"encoder.keras", "history.csv", "curves.png", "reconstructions", "tensorboard",
              "run_config.json", "checkpoints"}
 
@@ -296,19 +297,21 @@ def test_evaluation_splits_of_a_labelled_folder_and_refusals(tmp_path):
 
 
 @pytest.mark.slow
-def test_installed_probe_and_finetune_commands_on_a_labelled_folder(tmp_path):
+def test_probe_example_and_installed_finetune_command_on_a_labelled_folder(tmp_path):
+    # One of each kind of entry point: the example script
+    # (examples/linear_probe.py) and the installed command
+    # (keras-dsmae-finetune); both are thin wrappers over keras_dsmae.cli.
     _write_labelled_folder(tmp_path / "labelled")
     _job(tmp_path, f"folder:{tmp_path / 'labelled' / 'train'}", batch_size=4)
-    bin_dir = os.path.dirname(sys.executable)
     common = [f"--dataset=folder:{tmp_path / 'labelled'}", f"--encoder={tmp_path / 'run' / 'encoder.keras'}",
               "--batch_size=4"]
-    probe = subprocess.run([os.path.join(bin_dir, "keras-dsmae-probe"), *common, "--epochs=2", "--knn_k=3"],
-                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    probe = subprocess.run([sys.executable, os.path.join(REPO, "examples", "linear_probe.py"), *common,
+                            "--epochs=2", "--knn_k=3"], capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert probe.returncode == 0, probe.stderr[-3000:]
     assert "kNN (k=3) accuracy" in probe.stdout and "linear-probe accuracy" in probe.stdout
-    tune = subprocess.run([os.path.join(bin_dir, "keras-dsmae-finetune"), *common, "--epochs=1",
-                           f"--output_dir={tmp_path / 'ft'}"], capture_output=True, text=True, cwd=tmp_path,
-                          timeout=600)
+    finetune = os.path.join(os.path.dirname(sys.executable), "keras-dsmae-finetune")
+    tune = subprocess.run([finetune, *common, "--epochs=1", f"--output_dir={tmp_path / 'ft'}"],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert tune.returncode == 0, tune.stderr[-3000:]
     assert "fine-tuned test accuracy" in tune.stdout and (tmp_path / "ft" / "classifier.keras").exists()
 

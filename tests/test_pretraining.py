@@ -195,22 +195,16 @@ def test_example_script_runs_offline_with_flags(tmp_path):
     run_config = json.loads((tmp_path / "run_config.json").read_text())
     assert run_config["overrides"]["mask_ratio"] == 0.5 and run_config["overrides"]["encoder_depth"] == 2
     bad = subprocess.run(command[:2] + ["--mixed_precision=fp8"], capture_output=True, text=True, cwd=REPO)
-    assert bad.returncode != 0 and "mixed_precision" in bad.stderr
-    malformed = subprocess.run(command[:2] + ["--model_overrides=[1]"], capture_output=True, text=True, cwd=REPO)
-    assert malformed.returncode != 0 and "--model_overrides must be a JSON object" in malformed.stderr
+    assert bad.returncode != 0 and "mixed_precision" in bad.stderr and "Traceback" not in bad.stderr
 
 
-@pytest.mark.slow
-def test_linear_probe_and_finetune_examples_read_a_pretrained_encoder(tmp_path):
-    pretrain(tmp_path / "run", epochs=1)
-    common = ["--dataset=cifar10", f"--encoder={tmp_path / 'run' / 'encoder.keras'}",
-              "--use_synthetic_data", "--train_examples=64", "--batch_size=16"]
-    probe = subprocess.run([sys.executable, os.path.join(REPO, "examples", "linear_probe.py"),
-                            *common, "--epochs=2"], capture_output=True, text=True, cwd=REPO, timeout=600)
-    assert probe.returncode == 0, probe.stderr[-3000:]
-    assert "kNN (k=20) accuracy" in probe.stdout and "linear-probe accuracy" in probe.stdout
-    tune = subprocess.run([sys.executable, os.path.join(REPO, "examples", "finetune.py"), *common,
-                           "--epochs=1", f"--output_dir={tmp_path / 'ft'}"],
-                          capture_output=True, text=True, cwd=REPO, timeout=600)
-    assert tune.returncode == 0, tune.stderr[-3000:]
-    assert "fine-tuned test accuracy" in tune.stdout and (tmp_path / "ft" / "classifier.keras").exists()
+def test_every_example_script_imports_its_entry_point():
+    # The scripts are thin wrappers; loading one without running it resolves
+    # its import. The commands behind them run in tests/test_own_data.py.
+    import runpy
+
+    for name in sorted(os.listdir(os.path.join(REPO, "examples"))):
+        if name.endswith(".py"):
+            namespace = runpy.run_path(os.path.join(REPO, "examples", name), run_name="not_main")
+            entry_points = [value for key, value in namespace.items() if key.endswith("_main") or key == "main"]
+            assert entry_points and all(callable(value) for value in entry_points), name

@@ -112,8 +112,18 @@ def test_the_tune_command_takes_ranges_as_json(tmp_path):
     assert 0.5 <= trial.hyperparameters.values["loss_weight"] <= 1.0
     refused = tune('{"teacher_update_every": [0, 4]}')
     assert refused.returncode == 1 and "teacher_update_every" in refused.stderr
-    malformed = tune("[1, 2]")
-    assert malformed.returncode != 0 and "--ranges must be a JSON object" in malformed.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_ranges_flag_that_is_not_a_json_object_is_refused_naming_it():
+    from absl import app
+
+    from keras_dsmae.cli.common import parse_json_object
+
+    assert parse_json_object('{"loss_weight": [0.5, 1.0]}', "ranges") == {"loss_weight": [0.5, 1.0]}
+    for malformed in ("[1, 2]", "{loss_weight: 1}"):
+        with pytest.raises(app.UsageError, match="--ranges must be a JSON object"):
+            parse_json_object(malformed, "ranges")
 
 
 @pytest.mark.slow
