@@ -15,7 +15,7 @@ from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.patching import unpatchify
 from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
 from keras_dsmae.layers.resident_images import ResidentImages
-from keras_dsmae.models import fit_inputs, method_settings
+from keras_dsmae.models import fit_inputs, method_knobs, method_settings
 from keras_dsmae.models.compat import Version01Compatibility
 from keras_dsmae.models.decoder import MaskedDecoder
 from keras_dsmae.models.device_input import StartDataOrder
@@ -62,34 +62,12 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         encoder_dim, encoder_depth, encoder_heads: student/teacher ViT size.
         decoder_dim, decoder_depth, decoder_heads: decoder size.
         mlp_ratio, drop_path_rate, use_cls_token: see `ViTEncoder`.
-        mask_ratio: fraction of patches hidden from the student, in (0, 1).
-        noise_std: Gaussian noise on the student's patches, >= 0.
-        pixel_loss_weight, loss_weight, contrast_weight: term weights, >= 0
-            (0 removes the term and what only it needs: pixel head, teacher).
-        norm_pix_loss: per-patch normalised pixel targets (MAE).
-        denoise_visible: also reconstruct the visible (noisy) patches.
-        feature_loss: `"cosine"`, `"mse"` or `"smooth_l1"`.
-        teacher_view: a registered teacher-target strategy: `"full"`,
-            `"masked"` (with `num_folds`) or `"layer_average"`.
-        num_folds: folds of the masked patches for `teacher_view="masked"`.
-        teacher_momentum, teacher_momentum_end: EMA momentum schedule, [0, 1].
-        teacher_update_every: the teacher moves every this many steps, >= 1
-            (a lagging teacher; each move uses that step's momentum).
-        loss_weight_warmup: fraction of the run, in [0, 1), over which the
-            teacher terms' weights ramp linearly from 0 (0: no warm-up).
-        feature_predictor_depth: 0 = the pixel decoder's last layer also
-            predicts the features; >= 1 = a separate predictor of this many
-            blocks at encoder width (BootMAE, data2vec 2.0).
-        image_loss_weight: weight of the image-level teacher term, >= 0.
-        image_loss: `"regression"` (pooled student → mean teacher target,
-            MSE) or `"contrast"` (InfoNCE against the other images).
-        contrast_temperature: InfoNCE temperature, > 0.
-        contrast_views: the two views of the contrast term: `"masks"` (two
-            masks and noise draws of the same image) or `"crops"` (the image
-            and a random resized crop of it, area 35–100 %, flipped half the
-            time, each with its own mask; every term then treats the two
-            views as two images).
-        seed: optional int; masks, noise and drop path reproduce with it.
+        **knobs: the method knobs, by part (the table in
+            `keras_dsmae.models.method_knobs`, listed below), and Keras'
+            `name`, `dtype`.
+
+    Method knobs:
+{knob_docs}
 
     Call arguments:
         images: `(B, H, W, C)` normalised float images; after
@@ -109,16 +87,11 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
 
     def __init__(self, image_size=32, patch_size=4, num_channels=3, encoder_dim=192,
                  encoder_depth=12, encoder_heads=3, decoder_dim=128, decoder_depth=4,
-                 decoder_heads=4, mlp_ratio=4.0, drop_path_rate=0.0, use_cls_token=True,
-                 mask_ratio=0.75, noise_std=0.25, pixel_loss_weight=1.0, loss_weight=1.0,
-                 norm_pix_loss=True, denoise_visible=False, feature_loss="cosine",
-                 teacher_view="full", num_folds=1, teacher_momentum=0.996,
-                 teacher_momentum_end=1.0, teacher_update_every=1, loss_weight_warmup=0.0,
-                 feature_predictor_depth=0, image_loss_weight=0.0, image_loss="regression",
-                 contrast_weight=0.0, contrast_temperature=0.2, contrast_views="masks", seed=None,
-                 **kwargs):
+                 decoder_heads=4, mlp_ratio=4.0, drop_path_rate=0.0, use_cls_token=True, **kwargs):
+        knobs = method_settings.take_knobs(kwargs)
         super().__init__(**kwargs)
-        settings = method_settings.check(locals())
+        settings = method_settings.check(locals(), knobs)
+        seed = settings["seed"]
         self.settings = settings
         policy = self.dtype_policy
         self.encoder = ViTEncoder(
@@ -129,9 +102,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         )
         self.num_visible = num_visible_patches(self.encoder.num_patches, settings["mask_ratio"])
         self.teacher_target = build_teacher_target(
-            settings["teacher_view"], settings["num_folds"],
-            self.encoder.num_patches - self.num_visible,
-        )
+            settings, self.encoder.num_patches - self.num_visible, encoder_depth)
         self.noise = GaussianPatchNoise(settings["noise_std"], seed=seed, dtype=policy, name="patch_noise")
         self.masking = RandomMasking(
             settings["mask_ratio"], seed=method_settings.offset_seed(seed, 1), dtype=policy, name="masking"
@@ -382,4 +353,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     def from_preset(cls, name, **overrides):
         """A model from a named preset (`keras_dsmae.presets`); `overrides`
         may be any constructor argument."""
-        return cls(**presets.preset_config(name, overrides, allowed=method_settings.ARGUMENTS))
+        return cls(**presets.preset_config(name, overrides, allowed=method_settings.argument_names()))
+
+
+DSMAE.__doc__ = DSMAE.__doc__.replace("{knob_docs}", method_knobs.knob_docs())

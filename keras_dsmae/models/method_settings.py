@@ -1,11 +1,12 @@
-"""DSMAE's constructor arguments: their checks, the loss terms they select,
-and the config that rebuilds the model."""
+"""DSMAE's constructor arguments: the architecture, the method knobs (one
+table, `models.method_knobs`), their checks, the loss terms they select, and
+the config that rebuilds the model."""
 
 import numpy as np
 from keras import ops
 
 from keras_dsmae import losses
-from keras_dsmae.models.teacher_targets import TEACHER_TARGETS
+from keras_dsmae.models.method_knobs import method_knobs
 from keras_dsmae.utils import validation
 
 ENCODER_ARGUMENTS = (
@@ -13,15 +14,11 @@ ENCODER_ARGUMENTS = (
     "encoder_heads", "decoder_dim", "decoder_depth", "decoder_heads", "mlp_ratio",
     "drop_path_rate", "use_cls_token",
 )
-METHOD_ARGUMENTS = (
-    "mask_ratio", "noise_std", "pixel_loss_weight", "loss_weight", "norm_pix_loss",
-    "denoise_visible", "feature_loss", "teacher_view", "num_folds", "teacher_momentum",
-    "teacher_momentum_end", "teacher_update_every", "loss_weight_warmup",
-    "feature_predictor_depth", "image_loss_weight", "image_loss", "contrast_weight",
-    "contrast_temperature", "contrast_views", "seed",
-)
-CONTRAST_VIEWS = ("masks", "crops")
-ARGUMENTS = ENCODER_ARGUMENTS + METHOD_ARGUMENTS + ("name", "dtype")
+
+
+def argument_names():
+    """Every name `DSMAE(...)`, presets and `--model_overrides` may use."""
+    return ENCODER_ARGUMENTS + tuple(method_knobs()) + ("name", "dtype")
 
 
 def offset_seed(seed, offset):
@@ -29,55 +26,32 @@ def offset_seed(seed, offset):
     return None if seed is None else seed + offset
 
 
-def check(arguments):
-    """Check DSMAE's method arguments before anything is built.
+def take_knobs(kwargs):
+    """Remove the method knobs from `kwargs` (a constructor's `**kwargs`)
+    and return them, `{name: value}`, defaults filled in."""
+    return {name: kwargs.pop(name, knob.default) for name, knob in method_knobs().items()}
+
+
+def check(architecture, knobs):
+    """Check DSMAE's arguments before anything is built.
 
     Args:
-        arguments: dict holding at least every name in `METHOD_ARGUMENTS`
-            and the encoder/decoder widths, depths and heads.
+        architecture: dict holding the encoder/decoder widths, depths and heads.
+        knobs: `{name: value}` of every method knob (`take_knobs`).
 
     Returns:
-        dict of the method arguments, as validated values.
+        dict of the method knobs, as validated values.
     """
-    a = arguments
+    a = architecture
     validation.check_width_and_heads("encoder_dim", a["encoder_dim"], "encoder_heads", a["encoder_heads"])
     validation.check_width_and_heads("decoder_dim", a["decoder_dim"], "decoder_heads", a["decoder_heads"])
     validation.check_int("encoder_depth", a["encoder_depth"], minimum=1)
-    settings = {
-        "mask_ratio": validation.check_float(
-            "mask_ratio", a["mask_ratio"], 0.0, 1.0, low_open=True, high_open=True),
-        "noise_std": validation.check_float("noise_std", a["noise_std"], low=0.0),
-    }
-    for name in ("pixel_loss_weight", "loss_weight", "contrast_weight", "image_loss_weight"):
-        settings[name] = validation.check_float(name, a[name], low=0.0)
+    settings = {name: knob.check(name, knobs[name]) for name, knob in method_knobs().items()}
     if settings["pixel_loss_weight"] == 0 and settings["loss_weight"] == 0:
         raise ValueError(
             "At least one of `pixel_loss_weight` and `loss_weight` must be > 0; "
             "got pixel_loss_weight=0 and loss_weight=0."
         )
-    settings.update(
-        teacher_update_every=validation.check_int(
-            "teacher_update_every", a["teacher_update_every"], minimum=1),
-        loss_weight_warmup=validation.check_float(
-            "loss_weight_warmup", a["loss_weight_warmup"], 0.0, 1.0, high_open=True),
-        feature_predictor_depth=validation.check_int(
-            "feature_predictor_depth", a["feature_predictor_depth"], minimum=0),
-        image_loss=validation.check_choice("image_loss", a["image_loss"], losses.ImageLevelTerm.KINDS),
-        contrast_views=validation.check_choice("contrast_views", a["contrast_views"], CONTRAST_VIEWS),
-    )
-    settings.update(
-        contrast_temperature=validation.check_float(
-            "contrast_temperature", a["contrast_temperature"], low=0.0, low_open=True),
-        norm_pix_loss=validation.check_bool("norm_pix_loss", a["norm_pix_loss"]),
-        denoise_visible=validation.check_bool("denoise_visible", a["denoise_visible"]),
-        feature_loss=validation.check_choice("feature_loss", a["feature_loss"], losses.FEATURE_LOSSES),
-        teacher_view=validation.check_choice("teacher_view", a["teacher_view"], tuple(TEACHER_TARGETS)),
-        num_folds=validation.check_int("num_folds", a["num_folds"], minimum=1),
-        teacher_momentum=validation.check_float("teacher_momentum", a["teacher_momentum"], 0.0, 1.0),
-        teacher_momentum_end=validation.check_float(
-            "teacher_momentum_end", a["teacher_momentum_end"], 0.0, 1.0),
-        seed=validation.check_seed("seed", a["seed"]),
-    )
     return settings
 
 
@@ -125,7 +99,7 @@ def config_of(model):
         "mlp_ratio": encoder.mlp_ratio,
         "drop_path_rate": encoder.drop_path_rate,
         "use_cls_token": encoder.use_cls_token,
-        **{name: model.settings[name] for name in METHOD_ARGUMENTS},
+        **{name: model.settings[name] for name in method_knobs()},
     }
     if model.ema_teacher is not None:
         for name, variable in (("teacher_momentum", model.ema_teacher.momentum_start),

@@ -2,10 +2,20 @@
 feature head to predict.
 
 Each strategy is a small class registered under the `teacher_view` name
-that selects it (`DSMAE(teacher_view=...)`). A new strategy is one class:
+that selects it (`DSMAE(teacher_view=...)`). A strategy owns its knobs: it
+declares them in `KNOBS` (flat names, unique across strategies, that
+presets, `--model_overrides` and the tuner use) and takes them as
+constructor arguments. A new strategy, or a new knob of one, is this file:
 
     @register_teacher_target("my_view")
     class MyTarget(TeacherTarget):
+        KNOBS = {"my_depth": Knob(2, "what it does.", kind="int", low=1,
+                                  part="teacher target", argument="depth")}
+
+        def __init__(self, depth=2, **common):
+            super().__init__(**common)
+            self.depth = depth
+
         def encode(self, teacher, clean_patches, ids_masked, num_views):
             ...  # (B', M, D) teacher features at the masked positions
 
@@ -16,6 +26,7 @@ from keras import ops
 
 from keras_dsmae.layers.masking import gather_tokens
 from keras_dsmae.losses.functions import normalize_tokens
+from keras_dsmae.utils.knob import Knob
 from keras_dsmae.utils.token_math import standardize_tokens
 
 TEACHER_TARGETS = {}
@@ -24,6 +35,9 @@ TEACHER_TARGETS = {}
 def register_teacher_target(name):
     """Class decorator: make a `TeacherTarget` selectable as `teacher_view=name`."""
     def register(cls):
+        clash = sorted(set(cls.KNOBS) & set(target_knobs()) - set(TEACHER_TARGETS.get(name, cls).KNOBS))
+        if clash:
+            raise ValueError(f"Teacher target {name!r}: knob names {clash} are already another target's.")
         cls.name = name
         TEACHER_TARGETS[name] = cls
         return cls
@@ -31,20 +45,44 @@ def register_teacher_target(name):
     return register
 
 
-def build_teacher_target(teacher_view, num_folds, num_masked):
-    """The strategy registered as `teacher_view` (a name `DSMAE` has checked
-    against `TEACHER_TARGETS`), which checks `num_folds` against the model's
-    settings (a `ValueError` naming the argument otherwise)."""
-    return TEACHER_TARGETS[teacher_view](num_folds=num_folds, num_masked=num_masked)
+def target_knobs():
+    """`{flat name: Knob}` of every registered strategy's knobs."""
+    return {name: knob for cls in TEACHER_TARGETS.values() for name, knob in cls.KNOBS.items()}
+
+
+def build_teacher_target(settings, num_masked, encoder_depth):
+    """The strategy `settings["teacher_view"]` selects (a name `DSMAE` has
+    checked against `TEACHER_TARGETS`), given its own knobs from `settings`.
+
+    Args:
+        settings: `DSMAE`'s checked method knobs (flat names).
+        num_masked: masked patches per view, `M`.
+        encoder_depth: blocks of the teacher encoder.
+
+    Raises:
+        ValueError: another strategy's knob is set away from its default
+            (naming the knob and the strategy it needs), or the strategy
+            refuses its knobs for this model.
+    """
+    view = settings["teacher_view"]
+    cls = TEACHER_TARGETS[view]
+    for other in TEACHER_TARGETS.values():
+        for name, knob in other.KNOBS.items():
+            if other is not cls and name not in cls.KNOBS and settings[name] != knob.default:
+                raise ValueError(
+                    f"`{name}`={settings[name]!r} needs `teacher_view`={other.name!r}; got "
+                    f"teacher_view={view!r}. Allowed: {name}={knob.default!r} with teacher_view={view!r}."
+                )
+    own = {knob.argument or name: settings[name] for name, knob in cls.KNOBS.items()}
+    return cls(num_masked=num_masked, encoder_depth=encoder_depth, **own)
 
 
 class TeacherTarget:
     """Base class: normalised teacher features at the masked positions.
 
     Args:
-        num_folds: `DSMAE`'s `num_folds`; only strategies that split the
-            masked patches accept a value other than 1.
         num_masked: masked patches per view, `M`.
+        encoder_depth: blocks of the teacher encoder.
 
     Call arguments:
         teacher: the teacher `ViTEncoder`.
@@ -57,16 +95,11 @@ class TeacherTarget:
     """
 
     name = None
+    KNOBS = {}
 
-    def __init__(self, num_folds=1, num_masked=None):
-        if num_folds != 1:
-            raise ValueError(
-                f"`num_folds`={num_folds} needs `teacher_view`='masked'; got "
-                f"teacher_view={self.name!r}. Allowed: num_folds=1 with "
-                f"teacher_view={self.name!r}."
-            )
-        self.num_folds = num_folds
+    def __init__(self, num_masked=None, encoder_depth=None):
         self.num_masked = num_masked
+        self.encoder_depth = encoder_depth
 
     def encode(self, teacher, clean_patches, ids_masked, num_views):
         """`(B', M, D)` raw teacher features; implemented by subclasses."""
@@ -98,14 +131,18 @@ class MaskedFoldsTarget(TeacherTarget):
     """SdAE: the teacher sees only the masked patches, split into
     `num_folds` short sequences of `M / num_folds` patches each."""
 
-    def __init__(self, num_folds=1, num_masked=None):
-        if num_masked % num_folds:
+    KNOBS = {"num_folds": Knob(
+        1, "folds of the masked patches the teacher encodes apart (`teacher_view='masked'`; "
+        "must divide the masked patches).", kind="int", low=1, part="teacher target")}
+
+    def __init__(self, num_folds=1, **common):
+        super().__init__(**common)
+        if self.num_masked % num_folds:
             raise ValueError(
-                f"`num_folds` must divide the {num_masked} masked patches; got "
+                f"`num_folds` must divide the {self.num_masked} masked patches; got "
                 f"num_folds={num_folds}."
             )
         self.num_folds = num_folds
-        self.num_masked = num_masked
 
     def encode(self, teacher, clean_patches, ids_masked, num_views):
         hidden = _at_masked_positions(teacher.embed(clean_patches), ids_masked, num_views)
@@ -117,12 +154,29 @@ class MaskedFoldsTarget(TeacherTarget):
 
 @register_teacher_target("layer_average")
 class LayerAverageTarget(TeacherTarget):
-    """data2vec: the mean of the teacher's last `NUM_LAYERS` block outputs
-    (each instance-normalised) on the clean image, at the masked positions."""
+    """data2vec: the mean of the teacher's last `num_layers` block outputs
+    (each instance-normalised) on the clean image, at the masked positions.
+    `num_layers=None` takes the last `DEFAULT_LAYERS` (6, data2vec's), or
+    every block of an encoder with fewer."""
 
-    NUM_LAYERS = 6
+    DEFAULT_LAYERS = 6
+    KNOBS = {"target_layers": Knob(
+        None, "how many of the teacher's last block outputs `teacher_view='layer_average'` "
+        "averages (None: 6, or every block of a shallower encoder; at most the encoder's depth).",
+        kind="optional_int", low=1, part="teacher target", argument="num_layers")}
+
+    def __init__(self, num_layers=None, **common):
+        super().__init__(**common)
+        if num_layers is not None and self.encoder_depth is not None and num_layers > self.encoder_depth:
+            raise ValueError(
+                f"`target_layers` must be at most the encoder's {self.encoder_depth} blocks; got "
+                f"target_layers={num_layers}. Allowed: 1 to encoder_depth={self.encoder_depth}, or None."
+            )
+        if num_layers is None:
+            num_layers = min(self.DEFAULT_LAYERS, self.encoder_depth or self.DEFAULT_LAYERS)
+        self.num_layers = num_layers
 
     def encode(self, teacher, clean_patches, ids_masked, num_views):
-        blocks = teacher.block_outputs(teacher.embed(clean_patches))[-self.NUM_LAYERS:]
+        blocks = teacher.block_outputs(teacher.embed(clean_patches))[-self.num_layers:]
         average = sum(standardize_tokens(ops.cast(b, "float32")) for b in blocks) / len(blocks)
         return _at_masked_positions(average[:, teacher.num_prefix_tokens:], ids_masked, num_views)

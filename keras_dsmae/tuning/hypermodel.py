@@ -1,65 +1,28 @@
 """`keras_tuner.HyperModel` for DSMAE, scored on a downstream metric."""
 
-from typing import NamedTuple, Optional
-
 import keras
 import keras_tuner
 
 import keras_dsmae
+from keras_dsmae.models import method_knobs
 from keras_dsmae.utils import validation
 
 OBJECTIVE = keras_tuner.Objective("val_knn_accuracy", direction="max")
-DEFAULT_RANGES = {
-    "noise_std": (0.0, 0.5),
-    "mask_ratio": (0.5, 0.95),
-    "loss_weight": (0.0, 2.0),
-    "loss_weight_warmup": (0.0, 0.5),
-    "image_loss_weight": (0.0, 1.0),
-    "teacher_update_every": (1, 100),
-    "feature_predictor_depth": (0, 2),
-}
-
-
-class Limit(NamedTuple):
-    """What the `(low, high)` range of one knob may span.
-
-    floor: the smallest allowed `low`.
-    ceiling: `high` must stay below it (None: no ceiling).
-    floor_allowed: `low == floor` is allowed.
-    integer: a whole-number knob, tuned with `hp.Int`.
-    fixable: `low == high` (a fixed value) is allowed; the original three
-        knobs must span a range, as they always have.
-    log: sample on a log scale.
-    """
-
-    floor: float
-    ceiling: Optional[float] = None
-    floor_allowed: bool = True
-    integer: bool = False
-    fixable: bool = True
-    log: bool = False
-
-
-LIMITS = {
-    "noise_std": Limit(0.0, fixable=False),
-    "mask_ratio": Limit(0.0, 1.0, floor_allowed=False, fixable=False),
-    "loss_weight": Limit(0.0, fixable=False),
-    "loss_weight_warmup": Limit(0.0, 1.0),
-    "image_loss_weight": Limit(0.0),
-    "teacher_update_every": Limit(1, integer=True, log=True),
-    "feature_predictor_depth": Limit(0, integer=True),
-}
+# The knobs searched by default, with their ranges: the knob table's `tune`
+# entries (`keras_dsmae.models.method_knobs`). `ranges` may also name any
+# other numeric knob of the table.
+DEFAULT_RANGES = method_knobs.tuned_ranges()
 
 
 def hyperparameter(hp, name, low, high):
     """The tuned value of `name` in [low, high]: `hp.Fixed` when
     `low == high`, `hp.Int` for the integer knobs, `hp.Float` otherwise
-    (on a log scale where `LIMITS` says so)."""
+    (on a log scale where the knob says so)."""
     if low == high:
         return hp.Fixed(name, low)
-    limit = LIMITS[name]
-    sampling = "log" if limit.log else "linear"
-    if limit.integer:
+    knob = method_knobs.method_knobs()[name]
+    sampling = "log" if knob.tune_log else "linear"
+    if knob.kind in ("int", "optional_int"):
         return hp.Int(name, int(low), int(high), sampling=sampling)
     return hp.Float(name, low, high, sampling=sampling)
 
@@ -101,7 +64,7 @@ class DSMAEHyperModel(keras_tuner.HyperModel):
         self.weight_decay = validation.check_float("weight_decay", weight_decay, 0.0)
         self.knn_k = validation.check_int("knn_k", knn_k, minimum=1)
         self.model_overrides = dict(model_overrides or {})
-        tuned = set(DEFAULT_RANGES) & set(self.model_overrides)
+        tuned = set(self.ranges) & set(self.model_overrides)
         if tuned:
             raise ValueError(
                 f"`model_overrides` must not fix the tuned hyperparameters; got {sorted(tuned)}. "
@@ -128,27 +91,15 @@ class DSMAEHyperModel(keras_tuner.HyperModel):
 
 
 def validate_ranges(ranges):
-    """Merge `ranges` into `DEFAULT_RANGES`, checking names and bounds."""
+    """Merge `ranges` into `DEFAULT_RANGES`, checking names and bounds
+    against the knob table (`Knob.check_range`)."""
+    knobs = method_knobs.method_knobs()
+    numeric = {name for name, knob in knobs.items() if knob.kind in ("float", "int", "optional_int")}
     merged = dict(DEFAULT_RANGES)
     for name, bounds in (ranges or {}).items():
-        if name not in DEFAULT_RANGES:
+        if name not in numeric:
             raise ValueError(
-                f"`ranges` keys must be among {sorted(DEFAULT_RANGES)}; got {name!r}."
+                f"`ranges` keys must be numeric knobs, among {sorted(numeric)}; got {name!r}."
             )
-        if (not isinstance(bounds, (tuple, list)) or len(bounds) != 2
-                or not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in bounds)):
-            raise ValueError(f"`ranges[{name!r}]` must be a (low, high) pair of numbers; got {bounds!r}.")
-        low, high = bounds
-        limit = LIMITS[name]
-        in_order = low <= high if limit.fixable else low < high
-        above_floor = low >= limit.floor if limit.floor_allowed else low > limit.floor
-        below_ceiling = limit.ceiling is None or high < limit.ceiling
-        whole = not limit.integer or (float(low).is_integer() and float(high).is_integer())
-        if not (in_order and above_floor and below_ceiling and whole):
-            allowed = (f"{limit.floor} {'<=' if limit.floor_allowed else '<'} low "
-                       f"{'<=' if limit.fixable else '<'} high"
-                       + (f" < {limit.ceiling}" if limit.ceiling is not None else "")
-                       + (", whole numbers" if limit.integer else ""))
-            raise ValueError(f"`ranges[{name!r}]` must satisfy {allowed}; got {bounds}.")
-        merged[name] = (int(low), int(high)) if limit.integer else (float(low), float(high))
+        merged[name] = knobs[name].check_range(name, bounds)
     return merged

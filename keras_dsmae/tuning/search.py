@@ -57,7 +57,8 @@ def define_tuning_flags():
     flags.DEFINE_string("project_name", None, "Default: dsmae_<dataset>.")
     flags.DEFINE_string("ranges", None, 'JSON {name: [low, high]} narrowing the searched ranges, e.g. '
                         '\'{"mask_ratio": [0.6, 0.9], "feature_predictor_depth": [0, 0]}\' '
-                        f"(names: {', '.join(DEFAULT_RANGES)}).")
+                        f"(searched by default: {', '.join(DEFAULT_RANGES)}; any other numeric knob of "
+                        "keras_dsmae.models.method_knobs may be added, e.g. target_layers).")
 
 
 def build_tuner(hypermodel, tuner, max_trials, epochs, directory, project_name, seed,

@@ -24,28 +24,32 @@ def check_int(name, value, minimum=None, maximum=None):
     return int(value)
 
 
+def interval(low=None, high=None, low_open=False, high_open=False):
+    """An interval in words, e.g. `(0, 1)` or `[0, inf)`; None is unbounded."""
+    left = "(" if low_open or low is None else "["
+    right = ")" if high_open or high is None else "]"
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    return f"{left}{lo}, {hi}{right}"
+
+
 def check_float(name, value, low=None, high=None, low_open=False, high_open=False):
     """Require a real number inside an interval.
 
     `low`/`high` are optional bounds; `*_open=True` excludes the bound.
     The message spells the interval, e.g. "in the open interval (0, 1)".
     """
-    def interval():
-        left = "(" if low_open or low is None else "["
-        right = ")" if high_open or high is None else "]"
-        lo = "-inf" if low is None else f"{low:g}"
-        hi = "inf" if high is None else f"{high:g}"
-        return f"{left}{lo}, {hi}{right}"
+    bounds = interval(low, high, low_open, high_open)
 
     if not _is_number(value):
         raise ValueError(
-            f"`{name}` must be a number in {interval()}; got {name}={value!r}."
+            f"`{name}` must be a number in {bounds}; got {name}={value!r}."
         )
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high or not math.isfinite(value):  # NaN and ±inf too
         raise ValueError(
-            f"`{name}` must be a finite number in {interval()}; got {name}={value!r}."
+            f"`{name}` must be a finite number in {bounds}; got {name}={value!r}."
         )
     return float(value)
 
