@@ -1,5 +1,7 @@
-"""Shared fixtures. Tests run under whatever `KERAS_BACKEND` is set; CI runs
-the whole suite once per backend (tensorflow, jax, torch)."""
+"""The environment and the per-test reset; the shared builders live in
+`tests/helpers/`, and no test imports this file. Tests run under whatever
+`KERAS_BACKEND` is set; CI runs the whole suite once per backend
+(tensorflow, jax, torch)."""
 
 import os
 import tempfile
@@ -15,48 +17,7 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-
-import keras_dsmae  # noqa: E402
-
-TINY = dict(
-    image_size=16,
-    patch_size=4,
-    num_channels=3,
-    encoder_dim=32,
-    encoder_depth=2,
-    encoder_heads=2,
-    decoder_dim=32,
-    decoder_depth=1,
-    decoder_heads=2,
-    mlp_ratio=2.0,
-)
-
-
-def tiny_model(**overrides):
-    """A DSMAE small enough to train in seconds on a CPU."""
-    return keras_dsmae.DSMAE(**{**TINY, **overrides})
-
-
-def to_numpy(x):
-    return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def structured_images(count, size=16, channels=3, seed=0):
-    """Smooth, learnable images: oriented sinusoids with random phase,
-    normalised to zero mean and unit variance. `(count, size, size, channels)`."""
-    rng = np.random.RandomState(seed)
-    yy, xx = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
-    images = []
-    for _ in range(count):
-        angle, phase = rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
-        freq = rng.uniform(0.3, 0.8)
-        wave = np.sin(freq * (np.cos(angle) * xx + np.sin(angle) * yy) + phase)
-        colours = rng.uniform(0.5, 1.5, size=channels)
-        images.append(wave[..., None] * colours)
-    images = np.stack(images).astype("float32")
-    return (images - images.mean()) / images.std()
 
 
 @pytest.fixture(autouse=True)

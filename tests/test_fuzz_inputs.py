@@ -8,7 +8,8 @@ import pytest
 import keras_dsmae
 from keras_dsmae import data, evaluation
 from keras_dsmae.training import run_pretraining
-from tests.conftest import TINY
+from tests.helpers.builders import TINY, TINY_AT_32
+from tests.helpers.paths import REPO
 
 IMAGES = np.zeros((4, 8, 8, 3), np.uint8)
 FLOATS = np.full((4, 8, 8, 3), 0.5, np.float32)
@@ -127,7 +128,7 @@ PRETRAINING_JOB = [
 def test_pretraining_job(tmp_path, argument, kwargs):
     options = dict(dataset="cifar10", output_dir=str(tmp_path / "run"), epochs=1, batch_size=8,
                    use_synthetic_data=True, synthetic_examples=16, verbose=0,
-                   model_overrides={**TINY, "image_size": 32, "patch_size": 8})
+                   model_overrides=TINY_AT_32)
     options.update(kwargs)
     with pytest.raises(ValueError, match=argument):
         run_pretraining(options.pop("dataset"), **options)
@@ -159,7 +160,7 @@ def test_evaluation(argument, call):
 
 # One failing invocation per command runs as a subprocess (exit status and
 # message as a user sees them): the pretraining command's in
-# tests/test_pretraining.py, the tuning command's in tests/test_tuning.py,
+# tests/training/test_pretraining.py, the tuning command's in tests/tuning/test_tuning.py,
 # the probe's here. Each flag's own check is tested in-process.
 @pytest.mark.slow
 @pytest.mark.parametrize("script, flags, named", [
@@ -170,9 +171,8 @@ def test_command_lines_exit_non_zero_with_a_message_naming_the_flag(tmp_path, sc
     import subprocess
     import sys
 
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    command = [sys.executable, os.path.join(repo, script), "--use_synthetic_data",
+    command = [sys.executable, os.path.join(REPO, script), "--use_synthetic_data",
                *(flag.format(tmp=tmp_path) for flag in flags)]
-    result = subprocess.run(command, capture_output=True, text=True, cwd=repo, timeout=300)
+    result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode != 0
     assert named in result.stderr and "Traceback" not in result.stderr, result.stderr[-2000:]

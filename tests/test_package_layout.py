@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers.paths import REPO
+
 PACKAGE = os.path.join(REPO, "keras_dsmae")
 # Lowest first; a part may import only from its own or a lower rank.
 LAYERS = (
@@ -130,6 +131,7 @@ def test_the_module_import_graph_has_no_cycle():
 # `sys.modules`, so each one is imported on its own, as a user's first import.
 _IMPORT_EACH_ALONE = """
 import importlib, json, sys
+from tests.helpers.paths import REPO
 results = {}
 for name in sys.argv[1:]:
     for loaded in [m for m in sys.modules if m == "keras_dsmae" or m.startswith("keras_dsmae.")]:
@@ -159,3 +161,25 @@ def test_each_subpackage_imports_on_its_own_in_a_fresh_interpreter():
                  if result == "pretrain" and name not in may_load_the_job]
     assert not failures, "\n".join(failures)
     assert {"cli", "evaluation", "models", "optimizers", "utils"} <= set(SUBPACKAGES)
+
+
+def test_the_tests_mirror_the_package_and_share_code_only_through_helpers():
+    tests_dir = os.path.join(REPO, "tests")
+    shared = {"helpers", "fixtures", "__pycache__"}
+    folders = {name for name in os.listdir(tests_dir) if os.path.isdir(os.path.join(tests_dir, name))}
+    assert folders - shared <= set(SUBPACKAGES) | {"benchmarks"}, folders - shared - set(SUBPACKAGES)
+    wrong = []
+    for folder, _, files in os.walk(tests_dir):
+        for name in files:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            with open(path) as file:
+                tree = ast.parse(file.read())
+            for node in ast.walk(tree):
+                targets = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                           else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+                for target in targets:
+                    if target == "conftest" or (target.startswith("tests.") and not target.startswith("tests.helpers")):
+                        wrong.append(f"{os.path.relpath(path, REPO)} imports {target}")
+    assert not wrong, "\n".join(wrong)

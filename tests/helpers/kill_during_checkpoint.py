@@ -13,7 +13,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 
 import keras  # noqa: E402
 
-from tests.test_pretraining import pretrain  # noqa: E402
+from tests.helpers.jobs import pretrain  # noqa: E402
 
 output_dir, kill_at_save = sys.argv[1], int(sys.argv[2])
 calls = []

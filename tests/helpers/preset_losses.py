@@ -1,8 +1,8 @@
 """Losses of the first two epochs of every preset with a fixed seed.
 
 Used to prove that a refactoring keeps behaviour: run it on two versions of
-the code and compare, or let `tests/test_preset_losses.py` compare the small
-configuration with the figures stored in `tests/data/preset_losses.json`.
+the code and compare, or let `tests/models/test_preset_losses.py` compare the small
+configuration with the figures stored in `tests/fixtures/preset_losses.json`.
 
 Usage:
     KERAS_BACKEND=jax python tests/helpers/preset_losses.py [--full] [--out FILE]

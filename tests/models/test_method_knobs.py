@@ -12,18 +12,18 @@ import keras_dsmae
 from keras_dsmae.models.method_knobs import method_knobs, tuned_ranges
 from keras_dsmae.models.teacher_targets import TEACHER_TARGETS
 from keras_dsmae.tuning.hypermodel import DSMAEHyperModel, validate_ranges
-from tests.conftest import TINY, structured_images, to_numpy
+from tests.helpers.builders import TINY, structured_images, to_numpy
 
 # A valid value other than the default for every knob, and what it needs.
 NON_DEFAULT = {
     "mask_ratio": 0.5, "noise_std": 0.1, "pixel_loss_weight": 0.5, "norm_pix_loss": False,
     "denoise_visible": True, "loss_weight": 0.7, "feature_loss": "mse", "feature_predictor_depth": 1,
-    "teacher_view": "layer_average", "num_folds": 3, "target_layers": 1, "teacher_momentum": 0.99,
+    "teacher_target": "layer_average", "num_folds": 3, "target_layers": 1, "teacher_momentum": 0.99,
     "teacher_momentum_end": 0.999, "teacher_update_every": 3, "loss_weight_warmup": 0.2,
     "image_loss_weight": 0.3, "image_loss": "contrast", "contrast_weight": 0.1,
     "contrast_temperature": 0.5, "contrast_views": "crops", "seed": 7,
 }
-NEEDS = {"num_folds": {"teacher_view": "masked"}, "target_layers": {"teacher_view": "layer_average"}}
+NEEDS = {"num_folds": {"teacher_target": "masked"}, "target_layers": {"teacher_target": "layer_average"}}
 LAYER_AVERAGE = dict(encoder_dim=32, encoder_heads=2, encoder_depth=3, decoder_dim=32, decoder_heads=2,
                      decoder_depth=1, seed=2)
 
@@ -69,7 +69,7 @@ def test_target_layers_reaches_the_layer_average_target_from_a_preset_override()
     np.testing.assert_allclose(_targets(every), _targets(default), atol=1e-6)
     with pytest.raises(ValueError, match=r"target_layers.*3 blocks.*target_layers=4"):
         keras_dsmae.DSMAE.from_preset("d2v_vit_tiny_cifar", **LAYER_AVERAGE, target_layers=4)
-    with pytest.raises(ValueError, match=r"`target_layers`=2 needs `teacher_view`='layer_average'"):
+    with pytest.raises(ValueError, match=r"`target_layers`=2 needs `teacher_target`='layer_average'"):
         keras_dsmae.DSMAE(**TINY, target_layers=2)
 
 
@@ -82,8 +82,8 @@ def test_target_layers_is_searched_when_a_search_names_it():
     assert hp.get("target_layers") == 2 and model.teacher_target.num_layers == 2
     with pytest.raises(ValueError, match=r"ranges\['target_layers'\].*1 <= low <= high"):
         validate_ranges({"target_layers": (0, 2)})
-    with pytest.raises(ValueError, match=r"ranges.*numeric knobs.*'teacher_view'"):
-        validate_ranges({"teacher_view": (0, 1)})
+    with pytest.raises(ValueError, match=r"ranges.*numeric knobs.*'teacher_target'"):
+        validate_ranges({"teacher_target": (0, 1)})
 
 
 def test_a_registered_target_brings_its_own_knob():
@@ -100,10 +100,21 @@ def test_a_registered_target_brings_its_own_knob():
             self.scale = scale
 
     try:
-        model = keras_dsmae.DSMAE(**TINY, teacher_view="scaled_full", target_scale=2.0)
+        model = keras_dsmae.DSMAE(**TINY, teacher_target="scaled_full", target_scale=2.0)
         assert model.teacher_target.scale == 2.0 and model.get_config()["target_scale"] == 2.0
         with pytest.raises(ValueError, match="target_scale"):
-            keras_dsmae.DSMAE(**TINY, teacher_view="scaled_full", target_scale=0.0)
+            keras_dsmae.DSMAE(**TINY, teacher_target="scaled_full", target_scale=0.0)
     finally:
         del TEACHER_TARGETS["scaled_full"]
     assert "target_scale" not in method_knobs()
+
+
+def test_the_old_name_teacher_view_still_selects_the_target():
+    model = keras_dsmae.DSMAE(**TINY, teacher_view="masked", num_folds=2)
+    config = model.get_config()
+    assert config["teacher_target"] == "masked" and "teacher_view" not in config
+    # over a preset that sets the new name (the dsmae_* presets: layer_average)
+    preset = keras_dsmae.DSMAE.from_preset("dsmae_vit_tiny_cifar", **TINY, teacher_view="full")
+    assert preset.get_config()["teacher_target"] == "full"
+    with pytest.raises(ValueError, match=r"`teacher_view` is the old name of `teacher_target`.*'full'.*'masked'"):
+        keras_dsmae.DSMAE(**TINY, teacher_view="full", teacher_target="masked")

@@ -9,16 +9,16 @@ import sys
 import keras
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers.paths import REPO
 
 
 @pytest.mark.slow
 def test_gpu_check_smoke_runs_every_stage_and_writes_its_tables(tmp_path):
     backend = keras.backend.backend()
     done = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "gpu_check.py"), "--smoke",
+        [sys.executable, os.path.join(REPO, "benchmarks", "gpu_check.py"), "--smoke",
          f"--backends={backend}", f"--output_dir={tmp_path}"],
-        capture_output=True, text=True, timeout=900, cwd=ROOT,
+        capture_output=True, text=True, timeout=900, cwd=REPO,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     [result_file] = [name for name in os.listdir(tmp_path) if name.endswith("_smoke.json")]
@@ -36,3 +36,5 @@ def test_gpu_check_smoke_runs_every_stage_and_writes_its_tables(tmp_path):
     assert float16["steps"] >= 12 and float16["loss_scale_max"] > 0
     table = (tmp_path / result_file.replace(".json", ".md")).read_text()
     assert "resident / arrays" in table and "mixed_float16" in table and "All stages passed." in table
+    rows = [line for line in table.splitlines() if line.startswith(f"| {backend} | ")]
+    assert len(rows) == 2, table  # the feed row and the float16 row

@@ -4,6 +4,7 @@ bounded statistics sample, shards), numpy files, TFDS names through
 `tfds.testing.mock_data`, the real-size presets, and the installed
 `keras-dsmae-pretrain` command on a folder of mixed files."""
 
+import csv
 import json
 import os
 import subprocess
@@ -19,12 +20,10 @@ import tensorflow_datasets as tfds
 import keras_dsmae
 from keras_dsmae import data, presets
 from keras_dsmae.training.pretrain import run_pretraining
-from tests.conftest import tiny_model
-from tests.test_data import write_image_folder
+from tests.helpers.builders import TINY_WIDTHS, tiny_model
+from tests.helpers.folders import write_image_folder, write_labelled_folder, write_mixed_folder
+from tests.helpers.paths import REPO
 
-TINY = {"encoder_dim": 16, "encoder_depth": 1, "encoder_heads": 2,
-        "decoder_dim": 16, "decoder_depth": 1, "decoder_heads": 2}
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUN_FILES = {"encoder.keras", "history.csv", "curves.png", "reconstructions", "tensorboard",
              "run_config.json", "checkpoints"}
 
@@ -155,7 +154,7 @@ def test_real_size_presets_and_the_preset_for_each_image_size():
 def _job(tmp_path, dataset, **options):
     settings = dict(output_dir=str(tmp_path / "run"), epochs=1, steps_per_epoch=2, batch_size=2,
                     preset="dsmae_vit_tiny_cifar", image_size=16, verbose=0,
-                    model_overrides={**TINY, "patch_size": 4})
+                    model_overrides={**TINY_WIDTHS, "patch_size": 4})
     settings.update(options)
     return run_pretraining(dataset, **settings)
 
@@ -173,15 +172,13 @@ def test_pretraining_on_a_numpy_file(tmp_path):
         _job(tmp_path, f"npy:{tmp_path / 'flat.npy'}")
 
 
-def test_pretraining_on_a_tfds_name_through_mock_data(tmp_path):
-    with tfds.testing.mock_data(num_examples=12):
-        model, history = _job(tmp_path, "tfds:imagenette/160px")
-    assert np.isfinite(history.history["loss"]).all()
-    assert RUN_FILES <= set(os.listdir(tmp_path / "run"))
+def test_tfds_names_the_job_cannot_use_are_refused_before_any_work(tmp_path):
+    # A TFDS name that trains is the command test below (mock data).
     with pytest.raises(ValueError, match=r"TFDS does not know 'no_such_dataset_here'"):
         _job(tmp_path, "tfds:no_such_dataset_here")
     with pytest.raises(ValueError, match="use_synthetic_data.*catalog"):
         _job(tmp_path, "tfds:imagenette/160px", use_synthetic_data=True)
+    assert not (tmp_path / "run").exists()
 
 
 def test_undecodable_file_stops_the_job_naming_it_with_on_error_raise(tmp_path):
@@ -192,24 +189,12 @@ def test_undecodable_file_stops_the_job_naming_it_with_on_error_raise(tmp_path):
              steps_per_epoch=6, batch_size=1)
 
 
-def _write_mixed_folder(root):
-    """PNG, JPEG, BMP and GIF files of several sizes and modes, and two that
-    do not decode."""
-    from PIL import Image
-
-    write_image_folder(root)
-    rng = np.random.default_rng(1)
-    Image.fromarray(rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(root / "cats" / "real.bmp")
-    Image.fromarray(rng.integers(0, 256, (33, 21), dtype=np.uint8)).save(root / "dogs" / "gray.gif")
-    Image.fromarray(rng.integers(0, 256, (120, 90, 3), dtype=np.uint8)).save(root / "dogs" / "big.jpeg")
-    (root / "cats" / "truncated.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
-
 
 def test_installed_pretraining_command_on_a_folder_writes_the_example_outputs(tmp_path):
-    _write_mixed_folder(tmp_path / "images")
+    write_mixed_folder(tmp_path / "images")
     command = os.path.join(os.path.dirname(sys.executable), "keras-dsmae-pretrain")
     assert os.path.exists(command), "pip install -e . registers keras-dsmae-pretrain"
-    overrides = json.dumps({**TINY, "encoder_dim": 24, "encoder_heads": 2})
+    overrides = json.dumps({**TINY_WIDTHS, "encoder_dim": 24, "encoder_heads": 2})
     result = subprocess.run(
         [command, f"--dataset=folder:{tmp_path / 'images'}", "--image_size=96", "--epochs=1",
          "--steps_per_epoch=3", "--batch_size=2", f"--output_dir={tmp_path / 'run'}",
@@ -252,38 +237,33 @@ def test_a_given_normalization_is_used_for_a_catalog_data_set_too(tmp_path):
     assert config["normalization"]["mean"] == [0.1, 0.2, 0.3]
 
 
-def test_pretraining_command_on_a_tfds_name_through_mock_data(tmp_path):
+def test_pretraining_command_on_a_tfds_name_through_mock_data(tmp_path, capsys):
+    # Also a compiled step: XLA on TensorFlow and JAX (torch.compile is left out: it takes
+    # minutes on a CPU; `--jit_compile=false` reaching PyTorch is the MAE test of the job).
     from absl import flags
 
     from keras_dsmae.cli import pretrain as command
 
+    compiles = keras.backend.backend() != "torch"
     flags.FLAGS.unparse_flags()  # another test of this process may have parsed them
     argv = ["keras-dsmae-pretrain", "--dataset=tfds:imagenette/160px", "--image_size=96",
             "--epochs=1", "--steps_per_epoch=3", "--batch_size=2", f"--output_dir={tmp_path / 'run'}",
-            f"--model_overrides={json.dumps(TINY)}"]
+            f"--model_overrides={json.dumps(TINY_WIDTHS)}", f"--jit_compile={'true' if compiles else 'auto'}"]
     with tfds.testing.mock_data(num_examples=12), pytest.raises(SystemExit) as finished:
         command.main(argv)
     flags.FLAGS.unparse_flags()
     assert finished.value.code in (0, None)
+    assert f"compiled step: {compiles}" in capsys.readouterr().out
     assert RUN_FILES <= set(os.listdir(tmp_path / "run"))
     config = json.loads((tmp_path / "run" / "run_config.json").read_text())
     assert config["dataset"] == "tfds:imagenette/160px" and config["preset"] == "dsmae_vit_tiny_stl10"
-
-
-def _write_labelled_folder(root, per_class=(8, 4)):
-    """root/train/<class>/ and root/test/<class>/: bright and dark noise."""
-    rng = np.random.default_rng(0)
-    for split, count in zip(("train", "test"), per_class):
-        for label, (low, high) in enumerate(((150, 256), (0, 100))):
-            folder = root / split / f"class_{label}"
-            folder.mkdir(parents=True)
-            for index in range(count):
-                pixels = rng.integers(low, high, (20, 24, 3), dtype=np.uint8)
-                tf.io.write_file(str(folder / f"{index}.png"), tf.io.encode_png(pixels))
+    with open(tmp_path / "run" / "history.csv", newline="") as file:
+        losses = [float(row["loss"]) for row in csv.DictReader(file)]
+    assert len(losses) == 1 and np.isfinite(losses).all()
 
 
 def test_evaluation_splits_of_a_labelled_folder_and_refusals(tmp_path):
-    _write_labelled_folder(tmp_path / "labelled")
+    write_labelled_folder(tmp_path / "labelled")
     train, test, classes, normalization = data.evaluation_splits(
         f"folder:{tmp_path / 'labelled'}", image_size=(16, 16), num_channels=3, batch_size=4)
     labels = np.concatenate([np.asarray(b[1]) for b in test])
@@ -301,7 +281,7 @@ def test_probe_example_and_installed_finetune_command_on_a_labelled_folder(tmp_p
     # One of each kind of entry point: the example script
     # (examples/linear_probe.py) and the installed command
     # (keras-dsmae-finetune); both are thin wrappers over keras_dsmae.cli.
-    _write_labelled_folder(tmp_path / "labelled")
+    write_labelled_folder(tmp_path / "labelled")
     _job(tmp_path, f"folder:{tmp_path / 'labelled' / 'train'}", batch_size=4)
     common = [f"--dataset=folder:{tmp_path / 'labelled'}", f"--encoder={tmp_path / 'run' / 'encoder.keras'}",
               "--batch_size=4"]

@@ -9,15 +9,14 @@ import sys
 import keras_tuner
 import pytest
 
-from tests.conftest import TINY
-from tuning.distributed_loopback import run_loopback
 from keras_dsmae.tuning.hypermodel import OBJECTIVE, DSMAEHyperModel, validate_ranges
 from keras_dsmae.tuning.search import build_tuner, run_search
+from tests.helpers.builders import TINY_AT_32
+from tests.helpers.paths import REPO
+from tuning.distributed_loopback import run_loopback
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TINY_CIFAR = {**TINY, "image_size": 32, "patch_size": 8}
 QUICK = dict(epochs=1, steps_per_epoch=2, batch_size=8, knn_reference_examples=32,
-             knn_query_examples=16, use_synthetic_data=True, model_overrides=TINY_CIFAR, verbose=0)
+             knn_query_examples=16, use_synthetic_data=True, model_overrides=TINY_AT_32, verbose=0)
 
 
 def test_two_trial_search_scores_each_trial_and_resumes(tmp_path):
@@ -59,7 +58,7 @@ def test_bad_ranges_and_tuner_names_are_clear_errors():
 
 def test_hypermodel_uses_the_ranges():
     hypermodel = DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, ranges={"noise_std": (0.1, 0.2)},
-                                 model_overrides=TINY_CIFAR)
+                                 model_overrides=TINY_AT_32)
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
     assert hp.get("noise_std") == pytest.approx(0.1)  # a Float's default is its lower bound
@@ -75,7 +74,7 @@ def test_hypermodel_uses_the_ranges():
 
 def test_the_teacher_knobs_are_searched_and_can_be_fixed():
     hypermodel = DSMAEHyperModel(
-        "dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_CIFAR,
+        "dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_AT_32,
         ranges={"feature_predictor_depth": (1, 1), "teacher_update_every": (4, 4)})
     hp = keras_tuner.HyperParameters()
     hp.Float("image_loss_weight", 0.0, 1.0, default=0.25)
@@ -100,13 +99,13 @@ def test_the_tune_command_takes_ranges_as_json(tmp_path):
         argv = [sys.executable, os.path.join(REPO, "tuning", "search.py"), "--use_synthetic_data",
                 "--epochs=1", "--steps_per_epoch=1", "--batch_size=8", "--knn_reference_examples=32",
                 "--knn_query_examples=16", "--max_trials=1", f"--directory={tmp_path}",
-                f"--model_overrides={json.dumps(TINY_CIFAR)}", f"--ranges={ranges}"]
+                f"--model_overrides={json.dumps(TINY_AT_32)}", f"--ranges={ranges}"]
         return subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=600)
 
     done = tune('{"loss_weight": [0.5, 1.0], "feature_predictor_depth": [1, 1]}')
     assert done.returncode == 0, done.stderr[-3000:]
     trial = next(iter(keras_tuner.RandomSearch(
-        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_CIFAR), objective=OBJECTIVE,
+        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_AT_32), objective=OBJECTIVE,
         directory=str(tmp_path), project_name="dsmae_cifar10", overwrite=False).oracle.trials.values()))
     assert trial.hyperparameters.values["feature_predictor_depth"] == 1
     assert 0.5 <= trial.hyperparameters.values["loss_weight"] <= 1.0
@@ -130,15 +129,15 @@ def test_a_ranges_flag_that_is_not_a_json_object_is_refused_naming_it():
 def test_distributed_search_with_a_chief_and_two_workers_on_loopback(tmp_path):
     args = ["--use_synthetic_data", "--epochs=1", "--steps_per_epoch=1", "--batch_size=8",
             "--knn_reference_examples=32", "--knn_query_examples=16",
-            f"--model_overrides={json.dumps(TINY_CIFAR)}"]
-    results = run_loopback(str(tmp_path), workers=2, max_trials=3, search_args=args, timeout=600)
+            f"--model_overrides={json.dumps(TINY_AT_32)}"]
+    results = run_loopback(str(tmp_path), workers=2, max_trials=2, search_args=args, timeout=600)
     for tuner_id, (code, output) in results.items():
         assert code == 0, f"{tuner_id} failed:\n{output[-3000:]}"
     assert "Best hyperparameters" in results["chief"][1]
     # every trial ran on a worker and was scored by the chief's oracle
     trial_dirs = [d for d in os.listdir(tmp_path / "dsmae_cifar10") if d.startswith("trial_")]
-    assert len(trial_dirs) == 3
-    scored = [json.load(open(tmp_path / "dsmae_cifar10" / d / "trial.json"))["score"] for d in trial_dirs]
+    assert len(trial_dirs) == 2
+    scored = [json.loads((tmp_path / "dsmae_cifar10" / d / "trial.json").read_text())["score"] for d in trial_dirs]
     assert all(s is not None for s in scored)
 
 
@@ -155,7 +154,7 @@ def test_bad_search_arguments_are_refused_before_any_trial(tmp_path, argument, v
 
 def test_model_overrides_that_cannot_build_are_refused_before_any_trial():
     with pytest.raises(ValueError, match=r"encoder_dim.*encoder_heads"):
-        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides={**TINY_CIFAR, "encoder_heads": 3})
+        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides={**TINY_AT_32, "encoder_heads": 3})
 
 
 def test_a_search_whose_every_trial_failed_raises(tmp_path):

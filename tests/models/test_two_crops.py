@@ -7,7 +7,7 @@ import pytest
 
 import keras_dsmae
 from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
-from tests.conftest import structured_images, tiny_model, to_numpy
+from tests.helpers.builders import structured_images, tiny_model, to_numpy
 
 
 def _ramps(count, size=16):

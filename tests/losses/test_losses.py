@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from keras_dsmae import losses
-from tests.conftest import to_numpy
+from tests.helpers.builders import to_numpy
 
 RNG = np.random.RandomState(0)
 

@@ -11,7 +11,7 @@ import pytest
 import keras_dsmae
 from keras_dsmae.models import TEACHER_TARGETS, TeacherTarget, register_teacher_target
 from keras_dsmae.utils.callback_order import order_callbacks
-from tests.conftest import structured_images, tiny_model, to_numpy
+from tests.helpers.builders import structured_images, tiny_model, to_numpy
 
 
 def _teacher_weights(model):
@@ -37,12 +37,12 @@ def test_compute_loss_called_directly_leaves_the_teacher_where_it_is():
 def test_get_config_reports_the_teacher_momentum_the_schedule_holds():
     model = tiny_model(teacher_momentum=0.99)
     assert model.get_config()["teacher_momentum"] == 0.99  # as given, not a float32 rounding
-    model.set_teacher_schedule(start=0.9, end=0.95)
+    model.ema_teacher.set_schedule(start=0.9, end=0.95)
     config = model.get_config()
     assert config["teacher_momentum"] == pytest.approx(0.9)
     assert config["teacher_momentum_end"] == pytest.approx(0.95)
     clone = keras_dsmae.DSMAE.from_config(config)
-    assert clone.current_teacher_momentum() == pytest.approx(0.9)
+    assert clone.ema_teacher.current_momentum() == pytest.approx(0.9)
 
 
 def test_the_teacher_starts_as_a_copy_and_is_paired_weight_by_weight():
@@ -70,7 +70,7 @@ def test_a_new_teacher_target_is_one_registered_class():
                 keras.ops.expand_dims(ids_masked, -1), axis=1)
 
     try:
-        model = tiny_model(teacher_view="clean_patch_embeddings", seed=1)
+        model = tiny_model(teacher_target="clean_patch_embeddings", seed=1)
         assert isinstance(model.teacher_target, PatchEmbeddingTarget)
         model.compile(optimizer=keras.optimizers.AdamW(1e-3))
         history = model.fit(structured_images(4), batch_size=2, epochs=1, verbose=0,
@@ -78,8 +78,8 @@ def test_a_new_teacher_target_is_one_registered_class():
         assert np.isfinite(history.history["feature_loss"][0])
     finally:
         del TEACHER_TARGETS["clean_patch_embeddings"]
-    with pytest.raises(ValueError, match=r"teacher_view.*'full'.*'clean_patch_embeddings'"):
-        tiny_model(teacher_view="clean_patch_embeddings")
+    with pytest.raises(ValueError, match=r"teacher_target.*'full'.*'clean_patch_embeddings'"):
+        tiny_model(teacher_target="clean_patch_embeddings")
 
 
 def test_layer_average_targets_average_the_last_blocks_and_train():

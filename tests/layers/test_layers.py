@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from keras_dsmae import layers
-from tests.conftest import to_numpy
+from tests.helpers.builders import to_numpy
 
 
 def test_patchify_unpatchify_round_trip_and_patch_content():

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import keras_dsmae
-from tests.conftest import structured_images, tiny_model, to_numpy
+from tests.helpers.builders import structured_images, tiny_model, to_numpy
+from tests.helpers.jobs import pretrain
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
@@ -27,15 +28,13 @@ def test_trains_without_nan_and_keeps_float32_state(policy):
     for weight in model.teacher.weights + model.encoder.weights:
         assert keras.backend.standardize_dtype(weight.dtype) == "float32"
     assert all(np.all(np.isfinite(to_numpy(w))) for w in model.teacher.weights)
-    assert int(to_numpy(model.ema_step)) == 6
+    assert int(to_numpy(model.ema_teacher.step)) == 6
     loss = model.compute_loss(images, None, model(images), training=False)
     assert keras.backend.standardize_dtype(loss.dtype) == "float32"
 
 
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_pretraining_job_finishes_under_mixed_precision(tmp_path, precision):
-    from tests.test_pretraining import pretrain
-
     model, history = pretrain(tmp_path, epochs=2, mixed_precision=precision)
     assert model.dtype_policy.name == f"mixed_{precision}"
     assert np.isfinite(history.history["loss"]).all()

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras_dsmae
 from keras_dsmae import data
 from keras_dsmae.callbacks import RunCheckpoint, TeacherEMA
 from keras_dsmae.data import device_feed
 from keras_dsmae.layers import DeviceAugmentation, ResidentImages
 from keras_dsmae.models import DeviceInput
-from tests.conftest import tiny_model, to_numpy
+from tests.helpers.builders import tiny_model, to_numpy
 
 BACKEND = keras.backend.backend()
 

@@ -9,7 +9,7 @@ import pytest
 import keras_dsmae
 from keras_dsmae import losses
 from keras_dsmae.utils.token_math import spread_across_tokens
-from tests.conftest import structured_images, tiny_model, to_numpy
+from tests.helpers.builders import structured_images, tiny_model, to_numpy
 
 
 def _first_weight(encoder):
@@ -139,7 +139,7 @@ def test_an_image_term_alone_gets_a_teacher_but_no_feature_head():
 @pytest.mark.parametrize("image_loss", ["regression", "contrast"])
 def test_all_knobs_train_with_falling_losses_and_targets_that_do_not_collapse(image_loss):
     model = tiny_model(
-        teacher_view="layer_average", feature_loss="mse", teacher_update_every=2,
+        teacher_target="layer_average", feature_loss="mse", teacher_update_every=2,
         loss_weight_warmup=0.2, feature_predictor_depth=1, image_loss_weight=0.5,
         image_loss=image_loss, seed=4,
     )

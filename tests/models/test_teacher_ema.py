@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import keras_dsmae
-from tests.conftest import structured_images, tiny_model, to_numpy
+from tests.helpers.builders import structured_images, tiny_model, to_numpy
 
 
 def weights_of(encoder):
@@ -40,14 +40,14 @@ def test_teacher_follows_ema_formula_with_cosine_schedule_over_steps():
     start_teacher = [s + np.float32(0.5) for s in student]
     for variable, value in zip(model.teacher.weights, start_teacher):
         variable.assign(value)
-    model.ema_step.assign(1)  # skip the first-step copy
+    model.ema_teacher.step.assign(1)  # skip the first-step copy
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.0))
     schedule = keras_dsmae.callbacks.TeacherEMA(
         momentum_start=0.6, momentum_end=0.95, total_steps=5
     )
     model.fit(structured_images(12), batch_size=4, epochs=1, verbose=0, callbacks=[schedule])
 
-    assert int(to_numpy(model.ema_step)) == 4
+    assert int(to_numpy(model.ema_teacher.step)) == 4
     factor = np.prod([expected_momentum(k, 5, 0.6, 0.95) for k in (1, 2, 3)])
     for got, s, t0 in zip(weights_of(model.teacher), student, start_teacher):
         np.testing.assert_allclose(got, s + (t0 - s) * factor, rtol=1e-5, atol=1e-6)
@@ -76,7 +76,7 @@ def test_teacher_moves_towards_training_student_and_schedule_reaches_end():
         callbacks=[keras_dsmae.callbacks.TeacherEMA(momentum_start=0.5)],
     ).history
     total = 12
-    assert float(to_numpy(model.momentum_total_steps)) == total
+    assert float(to_numpy(model.ema_teacher.total_steps)) == total
     expected = [expected_momentum(4 * (e + 1), total, 0.5, 1.0) for e in range(3)]
     np.testing.assert_allclose(history["teacher_momentum"], expected, rtol=1e-5)
     moved = [np.abs(t - t0).max() for t, t0 in zip(weights_of(model.teacher), initial_teacher)]
@@ -91,7 +91,7 @@ def test_evaluate_and_predict_do_not_move_the_teacher():
     before = weights_of(model.teacher)
     model.evaluate(structured_images(8), batch_size=4, verbose=0)
     model.predict(structured_images(4), verbose=0)
-    assert int(to_numpy(model.ema_step)) == 0
+    assert int(to_numpy(model.ema_teacher.step)) == 0
     for teacher, old in zip(weights_of(model.teacher), before):
         np.testing.assert_array_equal(teacher, old)
 
@@ -115,4 +115,21 @@ def test_teacher_ema_needs_run_length_when_data_has_no_known_length():
         model.fit(endless(), epochs=1, verbose=0, callbacks=[keras_dsmae.callbacks.TeacherEMA()])
     model.fit(endless(), steps_per_epoch=2, epochs=1, verbose=0,
               callbacks=[keras_dsmae.callbacks.TeacherEMA()])
-    assert float(to_numpy(model.momentum_total_steps)) == 2
+    assert float(to_numpy(model.ema_teacher.total_steps)) == 2
+
+
+def test_the_0_1_teacher_shortcuts_act_on_the_teacher_itself():
+    # keras_dsmae.models.legacy: kept for users' 0.1 code; nothing in the package calls them.
+    model = tiny_model()
+    model(structured_images(2))  # built, so that the teacher has weights to move
+    teacher = model.ema_teacher
+    assert model.ema_step is teacher.step and model.momentum_total_steps is teacher.total_steps
+    model.set_teacher_schedule(start=0.9, end=0.95, total_steps=10)
+    assert model.current_teacher_momentum() == pytest.approx(teacher.current_momentum()) == pytest.approx(0.9)
+    assert int(to_numpy(teacher.total_steps)) == 10
+    model.update_teacher()
+    assert int(to_numpy(teacher.step)) == 1
+    plain = tiny_model(loss_weight=0.0)
+    assert plain.ema_step is None and plain.momentum_total_steps is None
+    with pytest.raises(ValueError, match="no teacher"):
+        plain.update_teacher()

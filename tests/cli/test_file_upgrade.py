@@ -1,4 +1,4 @@
-"""Files written by keras_dsmae 0.1 (tests/data/legacy_0_2: a tiny DSD-MAE
+"""Files written by keras_dsmae 0.1 (tests/fixtures/legacy_0_2: a tiny DSD-MAE
 and MAE after one training step, saved with 0.1.0) are refused with the
 command that converts them, and load with every value after conversion."""
 
@@ -14,9 +14,10 @@ import pytest
 import keras_dsmae
 from keras_dsmae.cli import upgrade
 from keras_dsmae.models.file_upgrade import upgrade_file
-from tests.conftest import to_numpy
+from tests.helpers.builders import to_numpy
+from tests.helpers.paths import FIXTURES
 
-LEGACY = os.path.join(os.path.dirname(__file__), "data", "legacy_0_2")
+LEGACY = os.path.join(FIXTURES, "legacy_0_2")
 
 
 def _legacy_copy(tmp_path, name):

@@ -7,12 +7,12 @@ from unittest import mock
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import keras_dsmae
 from keras_dsmae import data
-from tests.conftest import tiny_model
+from tests.helpers.builders import tiny_model
+from tests.helpers.folders import write_image_folder
 
 
 def as_numpy(dataset):
@@ -148,29 +148,6 @@ def test_a_batch_larger_than_the_data_is_refused_when_training(tmp_path, source)
             make(batch_size=64)
         assert len(as_numpy(make(batch_size=64, training=False))) == 1  # evaluation keeps it
 
-
-def write_image_folder(root):
-    """Two classes; odd sizes, grayscale, RGBA, and one corrupt file."""
-    rng = np.random.default_rng(0)
-    files = {
-        "cats/a.png": rng.integers(0, 256, (40, 30, 3), dtype=np.uint8),
-        "cats/b.jpg": rng.integers(0, 256, (17, 23, 3), dtype=np.uint8),
-        "cats/gray.png": rng.integers(0, 256, (20, 20, 1), dtype=np.uint8),
-        "dogs/c.png": rng.integers(0, 256, (64, 64, 4), dtype=np.uint8),
-        "dogs/d.bmp": rng.integers(0, 256, (9, 31, 3), dtype=np.uint8),
-    }
-    for name, pixels in files.items():
-        path = os.path.join(root, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        if name.endswith(".jpg"):
-            encoded = tf.io.encode_jpeg(pixels)
-        elif name.endswith(".bmp"):
-            encoded = tf.io.encode_png(pixels)  # PNG bytes behind a .bmp name still decode
-        else:
-            encoded = tf.io.encode_png(pixels)
-        tf.io.write_file(path, encoded)
-    with open(os.path.join(root, "dogs", "broken.png"), "wb") as f:
-        f.write(b"\x89PNG not really an image")
 
 
 def test_image_folder_streams_and_skips_corrupt_files_naming_them(tmp_path):

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from conftest import tiny_model, to_numpy
-from helpers.gradients import value_and_gradients
 from keras_dsmae.utils import backend_kernels
+from tests.helpers.builders import tiny_model, to_numpy
+from tests.helpers.gradients import value_and_gradients
 
 
 def numpy_attention(q, k, v):

@@ -1,6 +1,5 @@
 """The pretraining job: files a run writes, resume, flags, precision, schedule."""
 
-import csv
 import json
 import os
 import subprocess
@@ -9,43 +8,12 @@ import sys
 import keras
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
-from keras_dsmae.training import PretrainingConfig, resolve_precision, run_pretraining
 from keras_dsmae.optimizers import warmup_cosine_schedule
-from tests.conftest import TINY, to_numpy
-
-CIFAR_TINY = {**TINY, "image_size": 32, "patch_size": 8}
-STEPS = 2
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def pretrain(output_dir, epochs, extra_callbacks=(), **settings):
-    """A tiny run of the job on generated CIFAR-10, made as a `PretrainingConfig`."""
-    config = PretrainingConfig(**{
-        **dict(dataset="cifar10", output_dir=str(output_dir), epochs=epochs, steps_per_epoch=STEPS,
-               batch_size=8, warmup_epochs=1, model_overrides=CIFAR_TINY, use_synthetic_data=True,
-               synthetic_examples=64, reconstruction_every=2, mixed_precision="float32"),
-        **settings,
-    })
-    return run_pretraining(config, extra_callbacks=extra_callbacks, verbose=0)
-
-
-def history_rows(output_dir):
-    with open(os.path.join(output_dir, "history.csv"), newline="") as file:
-        return list(csv.DictReader(file))
-
-
-class StopAtEpoch(keras.callbacks.Callback):
-    """Stands in for a kill: interrupt `fit` when epoch `epoch` begins."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt("killed")
+from keras_dsmae.training import resolve_precision, run_pretraining
+from tests.helpers.builders import TINY_AT_32, to_numpy
+from tests.helpers.jobs import STEPS, StopAtEpoch, finished_run, history_rows, pretrain
+from tests.helpers.paths import REPO
 
 
 def test_run_writes_history_pictures_checkpoint_and_a_loadable_encoder(tmp_path):
@@ -77,29 +45,8 @@ def test_resume_after_a_kill_continues_optimizer_teacher_and_schedule(tmp_path):
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     assert float(rows[2]["loss"]) != 99  # the stale row was replaced
     assert int(to_numpy(model.optimizer.iterations)) == 3 * STEPS
-    assert int(to_numpy(model.ema_step)) == 3 * STEPS
-    assert int(to_numpy(model.momentum_total_steps)) == 3 * STEPS
-
-
-def test_more_epochs_extends_a_finished_run(tmp_path):
-    pretrain(tmp_path, epochs=1)
-    model, history = pretrain(tmp_path, epochs=2)
-    assert history.epoch == [1]
-    assert [int(r["epoch"]) for r in history_rows(tmp_path)] == [0, 1]
-    assert int(to_numpy(model.optimizer.iterations)) == 2 * STEPS
-    # the schedule follows the longer run: total steps of both epochs
-    assert int(to_numpy(model.momentum_total_steps)) == 2 * STEPS
-
-
-def test_tfds_path_of_the_job_with_mock_data(tmp_path):
-    # Also a compiled step: XLA on TensorFlow and JAX (torch.compile is left out: it takes
-    # minutes on a CPU; `--jit_compile=false` reaching PyTorch is the MAE test below).
-    compiles = keras.backend.backend() != "torch"
-    with tfds.testing.mock_data(num_examples=16):
-        model, history = pretrain(tmp_path, epochs=1, use_synthetic_data=False,
-                                  jit_compile="true" if compiles else "auto")
-    assert np.isfinite(history.history["loss"]).all()
-    assert model.jit_compile is compiles
+    assert int(to_numpy(model.ema_teacher.step)) == 3 * STEPS
+    assert int(to_numpy(model.ema_teacher.total_steps)) == 3 * STEPS
 
 
 def test_plain_mae_configuration_runs_without_teacher(tmp_path):
@@ -159,7 +106,7 @@ def test_auto_precision_resumes_in_the_runs_own_precision(tmp_path, monkeypatch)
 
 
 def test_a_run_written_before_image_size_and_normalization_were_recorded_resumes(tmp_path):
-    pretrain(tmp_path, epochs=1)
+    finished_run(tmp_path, epochs=1)
     path = tmp_path / "run_config.json"
     old = json.loads(path.read_text())
     for key in ("image_size", "normalization"):  # what version 0.2.0 did not record
@@ -186,7 +133,7 @@ def test_example_script_runs_offline_with_flags(tmp_path):
         sys.executable, os.path.join(REPO, "examples", "pretrain_cifar100.py"),
         "--use_synthetic_data", "--epochs=1", "--steps_per_epoch=1", "--batch_size=8",
         f"--output_dir={tmp_path}", "--mask_ratio=0.5", "--noise_std=0.1",
-        "--model_overrides=" + json.dumps({k: v for k, v in CIFAR_TINY.items() if k != "num_channels"}),
+        "--model_overrides=" + json.dumps({k: v for k, v in TINY_AT_32.items() if k != "num_channels"}),
     ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -200,7 +147,7 @@ def test_example_script_runs_offline_with_flags(tmp_path):
 
 def test_every_example_script_imports_its_entry_point():
     # The scripts are thin wrappers; loading one without running it resolves
-    # its import. The commands behind them run in tests/test_own_data.py.
+    # its import. The commands behind them run in tests/data/test_own_data.py.
     import runpy
 
     for name in sorted(os.listdir(os.path.join(REPO, "examples"))):

@@ -5,7 +5,8 @@ import keras
 import numpy as np
 
 import keras_dsmae
-from tests.conftest import structured_images, tiny_model, to_numpy
+from tests.helpers.builders import structured_images, tiny_model, to_numpy
+from tests.helpers.paths import REPO
 
 
 def test_trained_model_round_trips_with_teacher_schedule_and_optimizer(tmp_path):
@@ -30,15 +31,15 @@ def test_trained_model_round_trips_with_teacher_schedule_and_optimizer(tmp_path)
         np.abs(to_numpy(t) - to_numpy(s)).max() > 0
         for t, s in zip(loaded.teacher.weights, loaded.encoder.weights)
     )
-    assert int(to_numpy(loaded.ema_step)) == 4
-    assert float(to_numpy(loaded.momentum_total_steps)) == 4
-    assert loaded.current_teacher_momentum() == model.current_teacher_momentum()
+    assert int(to_numpy(loaded.ema_teacher.step)) == 4
+    assert float(to_numpy(loaded.ema_teacher.total_steps)) == 4
+    assert loaded.ema_teacher.current_momentum() == model.ema_teacher.current_momentum()
     assert int(to_numpy(loaded.optimizer.iterations)) == 4
     assert loaded.teacher.trainable_weights == []
     # The loaded model keeps training from where it stopped.
     loaded.fit(images, batch_size=4, epochs=1, verbose=0,
                callbacks=[keras_dsmae.callbacks.TeacherEMA(total_steps=10)])
-    assert int(to_numpy(loaded.ema_step)) == 6
+    assert int(to_numpy(loaded.ema_teacher.step)) == 6
 
 
 def test_mae_model_round_trips_without_teacher(tmp_path):
@@ -81,8 +82,8 @@ def test_preset_model_config_round_trip_and_listing():
 
 SAVE_ON_ANOTHER_BACKEND = """
 import sys, keras, numpy as np
-sys.path.insert(0, {repo!r})
-from tests.conftest import structured_images, tiny_model
+sys.path.insert(0, {REPO!r})
+from tests.helpers.builders import structured_images, tiny_model
 model = tiny_model(seed=0)
 model.compile(optimizer=keras.optimizers.AdamW(1e-3))
 model.fit(structured_images(4), batch_size=2, epochs=1, verbose=0)
@@ -96,9 +97,8 @@ def test_a_compiled_model_saved_on_another_backend_loads_and_trains(tmp_path):
     import sys
 
     other = "jax" if keras.backend.backend() == "torch" else "torch"  # jax records jit_compile=True
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = str(tmp_path / f"saved_on_{other}.keras")
-    script = SAVE_ON_ANOTHER_BACKEND.format(repo=repo, path=path)
+    script = SAVE_ON_ANOTHER_BACKEND.format(REPO=REPO, path=path)
     saved = subprocess.run([sys.executable, "-c", script], env={**os.environ, "KERAS_BACKEND": other},
                            capture_output=True, text=True, timeout=300)
     assert saved.returncode == 0, saved.stderr[-3000:]

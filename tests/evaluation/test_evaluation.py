@@ -10,7 +10,7 @@ from keras_dsmae.evaluation import (extract_features, fine_tune, knn_accuracy, k
                                     linear_probe, mixing_augmentation)
 from keras_dsmae.evaluation.fine_tune import training_batches
 from keras_dsmae.optimizers import LayerwiseDecayAdamW, layer_index
-from tests.conftest import tiny_model, to_numpy
+from tests.helpers.builders import tiny_model, to_numpy
 
 
 def two_class_images(count, size=16, channels=3, seed=0, noise=0.3):

@@ -11,11 +11,11 @@ import pytest
 
 from keras_dsmae.callbacks.run_checkpoint import TrainingDiverged
 from keras_dsmae.training.run_config import ConfigMismatch
-from tests.test_pretraining import STEPS, history_rows, pretrain
-from tests.conftest import to_numpy
+from tests.helpers.builders import to_numpy
+from tests.helpers.jobs import STEPS, finished_run, history_rows, pretrain
+from tests.helpers.paths import HELPERS, REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-KILLER = os.path.join(REPO, "tests", "helpers", "kill_during_checkpoint.py")
+KILLER = os.path.join(HELPERS, "kill_during_checkpoint.py")
 
 
 def test_a_kill_while_a_checkpoint_is_written_resumes_from_the_previous_one(tmp_path):
@@ -32,7 +32,7 @@ def test_a_kill_while_a_checkpoint_is_written_resumes_from_the_previous_one(tmp_
 
 
 def test_a_damaged_newest_checkpoint_is_skipped_with_a_warning(tmp_path):
-    pretrain(tmp_path, epochs=2)
+    finished_run(tmp_path, epochs=2)
     newest = sorted(os.listdir(tmp_path / "checkpoints"))[-1]
     with open(tmp_path / "checkpoints" / newest / "model.weights.h5", "wb") as file:
         file.write(b"not a weights file")
@@ -46,7 +46,7 @@ def diverge(output_dir, **kwargs):
 
 
 def test_a_diverged_run_keeps_its_last_good_checkpoint_and_encoder(tmp_path):
-    pretrain(tmp_path, epochs=1)
+    finished_run(tmp_path, epochs=1)
     good_encoder = (tmp_path / "encoder.keras").read_bytes()
     with pytest.raises(TrainingDiverged, match=r"(?s)diverged.*after epoch 1.*checkpoints"):
         diverge(tmp_path, epochs=3, allow_config_change=True)
@@ -74,43 +74,40 @@ def test_the_job_exits_non_zero_and_names_the_last_good_state_when_it_diverges(t
     assert not os.listdir(tmp_path / "checkpoints") if (tmp_path / "checkpoints").exists() else True
 
 
-@pytest.mark.parametrize("change, named", [
+REFUSED_CHANGES = [
     ({"mask_ratio": 0.5}, "overrides"),
     ({"noise_std": 0.1}, "overrides"),
     ({"seed": 7}, "seed"),
     ({"learning_rate": 1e-3}, "learning_rate"),
     ({"epochs": 1}, "epochs"),
-])
-def test_a_rerun_with_other_settings_is_refused_naming_them(tmp_path, change, named):
-    pretrain(tmp_path, epochs=2)
+]
+
+
+def test_a_rerun_is_refused_on_changed_settings_and_records_an_allowed_change(tmp_path):
+    # One finished run, then each rerun a user may try on it; every refusal
+    # comes before any training and leaves the run's files as they were.
+    finished_run(tmp_path, epochs=2)
     saved = (tmp_path / "run_config.json").read_text()
     rows = history_rows(tmp_path)
-    with pytest.raises(ConfigMismatch, match=rf"(?s){named}.*saved.*now.*--output_dir.*--allow_config_change"):
-        pretrain(tmp_path, **{"epochs": 2, **change})
-    assert (tmp_path / "run_config.json").read_text() == saved
-    assert history_rows(tmp_path) == rows
-
-
-def test_a_rerun_with_another_model_shape_is_refused_even_when_changes_are_allowed(tmp_path):
-    pretrain(tmp_path, epochs=1)
+    for change, named in REFUSED_CHANGES:
+        with pytest.raises(ConfigMismatch, match=rf"(?s){named}.*saved.*now.*--output_dir.*--allow_config_change"):
+            pretrain(tmp_path, **{"epochs": 2, **change})
+        assert (tmp_path / "run_config.json").read_text() == saved, change
+        assert history_rows(tmp_path) == rows, change
+    deeper = {**json.loads(saved)["overrides"], "encoder_depth": 3}
     with pytest.raises(ConfigMismatch, match=r"(?s)encoder_depth.*weights do not fit.*--output_dir"):
-        pretrain(tmp_path, epochs=2, model_overrides={**json.loads(
-            (tmp_path / "run_config.json").read_text())["overrides"], "encoder_depth": 3},
-            allow_config_change=True)
-
-
-def test_an_allowed_change_is_recorded(tmp_path):
-    pretrain(tmp_path, epochs=1)
-    pretrain(tmp_path, epochs=2, learning_rate=3e-4, allow_config_change=True)
+        pretrain(tmp_path, epochs=3, model_overrides=deeper, allow_config_change=True)
+    # An allowed change and more epochs: only the new epochs run, the change
+    # is recorded, and the teacher's momentum keeps rising to 1 over the
+    # longer schedule.
+    model, history = pretrain(tmp_path, epochs=4, learning_rate=3e-4, allow_config_change=True)
+    assert history.epoch == [2, 3]
+    assert [int(r["epoch"]) for r in history_rows(tmp_path)] == [0, 1, 2, 3]
+    assert int(to_numpy(model.optimizer.iterations)) == 4 * STEPS
     config = json.loads((tmp_path / "run_config.json").read_text())
     assert config["learning_rate"] == 3e-4
     assert config["changes"] == [{"learning_rate": {"saved": 1.5e-4, "now": 3e-4}}]
-
-
-def test_momentum_never_decreases_when_a_finished_run_gets_more_epochs(tmp_path):
-    pretrain(tmp_path, epochs=2)
-    model, _ = pretrain(tmp_path, epochs=4)
     momentum = [float(r["teacher_momentum"]) for r in history_rows(tmp_path)]
     assert momentum == sorted(momentum), momentum
     assert momentum[-1] == pytest.approx(1.0)
-    assert int(to_numpy(model.momentum_total_steps)) == 4 * STEPS
+    assert int(to_numpy(model.ema_teacher.total_steps)) == 4 * STEPS

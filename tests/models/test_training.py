@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_dsmae
-from tests.conftest import structured_images, tiny_model, to_numpy
+from tests.helpers.builders import structured_images, tiny_model, to_numpy
 
 
 def fit(model, images, epochs, batch_size=8, callbacks=None, labels=None, lr=3e-3):
@@ -73,7 +73,7 @@ def test_same_seed_reproduces_first_epoch_losses_and_other_seed_differs():
 
 def test_sdae_style_teacher_sees_masked_folds_only():
     model = tiny_model(
-        teacher_view="masked", num_folds=3, pixel_loss_weight=0.0, noise_std=0.0, seed=3
+        teacher_target="masked", num_folds=3, pixel_loss_weight=0.0, noise_std=0.0, seed=3
     )
     assert model.decoder.pixel_head is None
     history = fit(model, structured_images(8), epochs=6)

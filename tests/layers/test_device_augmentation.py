@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras_dsmae
 from keras_dsmae.layers import DeviceAugmentation, resized_crops
-from tests.conftest import tiny_model, to_numpy
+from tests.helpers.builders import tiny_model, to_numpy
 
 SOURCE = (20, 24)
 

@@ -1,6 +1,6 @@
 """Same behaviour as before the core redesign: the first two epochs' losses
 of every preset (shrunk to 2 blocks, seed 0) equal the figures recorded with
-keras_dsmae 0.1.0 (`tests/data/preset_losses.json`, written by
+keras_dsmae 0.1.0 (`tests/fixtures/preset_losses.json`, written by
 `tests/helpers/preset_losses.py`) on this backend."""
 
 import json
@@ -10,9 +10,10 @@ import keras
 import numpy as np
 import pytest
 
+from tests.helpers.paths import FIXTURES
 from tests.helpers.preset_losses import preset_losses
 
-REFERENCE = os.path.join(os.path.dirname(__file__), "data", "preset_losses.json")
+REFERENCE = os.path.join(FIXTURES, "preset_losses.json")
 # Float32 tolerance across CPUs; another mask seed moves these losses by >= 6e-4.
 RTOL = 3e-5
 

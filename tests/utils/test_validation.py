@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_dsmae
-from tests.conftest import tiny_model
+from tests.helpers.builders import tiny_model
 
 
 @pytest.mark.parametrize(
@@ -23,9 +23,9 @@ from tests.conftest import tiny_model
         ({"teacher_momentum": -0.1}, ["teacher_momentum", "-0.1", "[0, 1]"]),
         ({"teacher_momentum_end": 2}, ["teacher_momentum_end", "2", "[0, 1]"]),
         ({"feature_loss": "l3"}, ["feature_loss", "'l3'", "'cosine'", "'mse'", "'smooth_l1'"]),
-        ({"teacher_view": "left"}, ["teacher_view", "'left'", "'full'", "'masked'"]),
-        ({"num_folds": 2}, ["num_folds", "teacher_view", "'masked'"]),
-        ({"teacher_view": "masked", "num_folds": 5}, ["num_folds", "12 masked", "num_folds=5"]),
+        ({"teacher_target": "left"}, ["teacher_target", "'left'", "'full'", "'masked'"]),
+        ({"num_folds": 2}, ["num_folds", "teacher_target", "'masked'"]),
+        ({"teacher_target": "masked", "num_folds": 5}, ["num_folds", "12 masked", "num_folds=5"]),
         ({"encoder_heads": 3}, ["encoder_dim", "encoder_heads", "32", "3"]),
         ({"decoder_heads": 5}, ["decoder_dim", "decoder_heads", "32", "5"]),
         ({"noise_std": float("inf")}, ["noise_std", "inf", "finite"]),
@@ -80,7 +80,7 @@ def test_momentum_outside_unit_interval_rejected_by_callback_and_schedule():
     with pytest.raises(ValueError, match=r"total_steps.*0"):
         keras_dsmae.callbacks.TeacherEMA(total_steps=0)
     with pytest.raises(ValueError, match=r"momentum_start.*1.01"):
-        tiny_model().set_teacher_schedule(start=1.01)
+        tiny_model().ema_teacher.set_schedule(start=1.01)
 
 
 def test_presets_reject_unknown_names_and_arguments():

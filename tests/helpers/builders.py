@@ -1,0 +1,45 @@
+"""The one tiny model size of the test suite, and the arrays tests feed it."""
+
+import keras
+import numpy as np
+
+import keras_dsmae
+
+# Widths and depths only: a model of this size trains a step in well under a
+# second on a CPU. Tests add the input size their data has.
+TINY_WIDTHS = dict(encoder_dim=32, encoder_depth=2, encoder_heads=2, decoder_dim=32, decoder_depth=1,
+                   decoder_heads=2, mlp_ratio=2.0)
+# 16×16 images in 4×4 patches (16 tokens), the default for in-process tests.
+TINY = dict(image_size=16, patch_size=4, num_channels=3, **TINY_WIDTHS)
+# The same 16 tokens on CIFAR-sized 32×32 images (8×8 patches).
+TINY_AT_32 = {**TINY, "image_size": 32, "patch_size": 8}
+
+
+def tiny_model(**overrides):
+    """A `DSMAE` of the tiny size; `overrides` are any of its arguments."""
+    return keras_dsmae.DSMAE(**{**TINY, **overrides})
+
+
+def to_numpy(x):
+    """Any backend tensor (or variable) as a NumPy array."""
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def structured_images(count, size=16, channels=3, seed=0):
+    """Smooth, learnable images: oriented sinusoids with random phase,
+    normalised to zero mean and unit variance.
+
+    Returns:
+        float32 `(count, size, size, channels)`.
+    """
+    rng = np.random.RandomState(seed)
+    yy, xx = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
+    images = []
+    for _ in range(count):
+        angle, phase = rng.uniform(0, np.pi), rng.uniform(0, 2 * np.pi)
+        freq = rng.uniform(0.3, 0.8)
+        wave = np.sin(freq * (np.cos(angle) * xx + np.sin(angle) * yy) + phase)
+        colours = rng.uniform(0.5, 1.5, size=channels)
+        images.append(wave[..., None] * colours)
+    images = np.stack(images).astype("float32")
+    return (images - images.mean()) / images.std()

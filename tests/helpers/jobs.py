@@ -1,0 +1,72 @@
+"""A tiny run of the pretraining job, and what tests read back from one."""
+
+import csv
+import os
+import shutil
+import tempfile
+
+import keras
+
+from keras_dsmae.training import PretrainingConfig, run_pretraining
+from tests.helpers.builders import TINY_AT_32
+
+STEPS = 2  # steps per epoch of `pretrain`
+
+
+def pretrain(output_dir, epochs, extra_callbacks=(), **settings):
+    """A tiny run of the job on generated CIFAR-10, made as a `PretrainingConfig`.
+
+    Args:
+        output_dir: the run's folder.
+        epochs: the run's total epochs (a rerun resumes up to it).
+        extra_callbacks: Keras callbacks added to the job's own.
+        **settings: any `PretrainingConfig` field, over the tiny defaults.
+
+    Returns:
+        `(model, history)` as `run_pretraining` returns them.
+    """
+    config = PretrainingConfig(**{
+        **dict(dataset="cifar10", output_dir=str(output_dir), epochs=epochs, steps_per_epoch=STEPS,
+               batch_size=8, warmup_epochs=1, model_overrides=TINY_AT_32, use_synthetic_data=True,
+               synthetic_examples=64, reconstruction_every=2, mixed_precision="float32"),
+        **settings,
+    })
+    return run_pretraining(config, extra_callbacks=extra_callbacks, verbose=0)
+
+
+_FINISHED_RUNS = {}  # epochs -> a run folder of this process, trained once
+
+
+def finished_run(output_dir, epochs):
+    """A copy in `output_dir` of a finished `pretrain(..., epochs=epochs)`
+    with the default settings: what a rerun finds after the first run ended.
+    Each test process trains each length once (`run_config.json` records
+    no folder, so a copy resumes as the original would).
+
+    Returns:
+        `output_dir`.
+    """
+    if epochs not in _FINISHED_RUNS:
+        folder = os.path.join(tempfile.mkdtemp(prefix="keras_dsmae_finished_run_"), "run")
+        pretrain(folder, epochs=epochs)
+        _FINISHED_RUNS[epochs] = folder
+    shutil.copytree(_FINISHED_RUNS[epochs], output_dir, dirs_exist_ok=True)
+    return output_dir
+
+
+def history_rows(output_dir):
+    """`history.csv` of a run, one dict per epoch."""
+    with open(os.path.join(output_dir, "history.csv"), newline="") as file:
+        return list(csv.DictReader(file))
+
+
+class StopAtEpoch(keras.callbacks.Callback):
+    """Stands in for a kill: interrupt `fit` when epoch `epoch` begins."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt("killed")
