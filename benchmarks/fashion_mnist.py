@@ -56,7 +56,7 @@ class Config(NamedTuple):
 
 
 # the combination of the changes that helped alone (the `dsmae_*` presets' settings)
-COMBINED = dict(teacher_view="layer_average", feature_loss="mse", feature_predictor_depth=1,
+COMBINED = dict(teacher_target="layer_average", feature_loss="mse", feature_predictor_depth=1,
                 loss_weight=0.5, loss_weight_warmup=0.25, teacher_update_every=100, teacher_momentum=0.9)
 
 CONFIGS = {
@@ -70,7 +70,7 @@ CONFIGS = {
     "denoise_mae": Config("MAE + noise (no teacher)", dict(loss_weight=0.0)),
     "teacher_mae": Config("MAE + teacher (no noise)", dict(noise_std=0.0)),
     "d2v_targets": Config("DSD-MAE, layer-average targets + MSE",
-                          dict(teacher_view="layer_average", feature_loss="mse")),
+                          dict(teacher_target="layer_average", feature_loss="mse")),
     "lagging_teacher": Config("DSD-MAE, teacher moves every 100 steps (m 0.9)",
                               dict(teacher_update_every=100, teacher_momentum=0.9)),
     "weight_warmup": Config("DSD-MAE, weight 0.5 warmed up over 25 %",

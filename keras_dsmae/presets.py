@@ -44,7 +44,7 @@ _DSMAE_V1 = {
 # Issue 13's best combination on Fashion-MNIST (benchmarks/fashion_mnist.py).
 _DSMAE = {
     **_DSMAE_V1,
-    "teacher_view": "layer_average",
+    "teacher_target": "layer_average",
     "feature_loss": "mse",
     "feature_predictor_depth": 1,
     "loss_weight": 0.5,
@@ -108,7 +108,7 @@ PRESETS = {
         "config": {
             **_CIFAR, **_VIT_TINY, **_MAE,
             "loss_weight": 1.0, "pixel_loss_weight": 0.0,
-            "teacher_view": "masked", "num_folds": 4,
+            "teacher_target": "masked", "num_folds": 4,
         },
     },
     "mvmae_vit_tiny_cifar": {
@@ -121,7 +121,7 @@ PRESETS = {
         "source": "data2vec (Baevski et al. 2022): the mean of the last 6 teacher blocks as targets.",
         "description": "data2vec-style targets: DSD-MAE whose teacher target is "
         "the mean of its last 6 block outputs, ViT-Tiny on 32x32x3.",
-        "config": {**_CIFAR, **_VIT_TINY, **_DSMAE_V1, "teacher_view": "layer_average"},
+        "config": {**_CIFAR, **_VIT_TINY, **_DSMAE_V1, "teacher_target": "layer_average"},
     },
 }
 

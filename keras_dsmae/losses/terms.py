@@ -125,7 +125,7 @@ class FeatureDistillationTerm(LossTerm):
     token gets the same target or prediction). Under `tf.distribute` each
     replica takes it on its share of the batch and the replicas' values are
     averaged, so it differs slightly from one device's (1.6 % with two
-    replicas of 4 of a batch of 8 in `tests/test_multi_device.py`); the losses are
+    replicas of 4 of a batch of 8 in `tests/training/test_multi_device.py`); the losses are
     exact."""
 
     uses_teacher = True

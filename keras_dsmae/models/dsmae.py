@@ -16,7 +16,7 @@ from keras_dsmae.layers.patching import unpatchify
 from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
 from keras_dsmae.layers.resident_images import ResidentImages
 from keras_dsmae.models import fit_inputs, method_knobs, method_settings
-from keras_dsmae.models.compat import Version01Compatibility
+from keras_dsmae.models.legacy import Version01Compatibility
 from keras_dsmae.models.decoder import MaskedDecoder
 from keras_dsmae.models.device_input import StartDataOrder
 from keras_dsmae.models.ema_teacher import EMATeacher
@@ -50,11 +50,11 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
 
     Configurations (see `keras_dsmae.presets`): DSD-MAE (default); MAE
     (`noise_std=0, loss_weight=0`: no teacher); SdAE-style
-    (`teacher_view="masked", num_folds=F, pixel_loss_weight=0`); MV-MAE-style
+    (`teacher_target="masked", num_folds=F, pixel_loss_weight=0`); MV-MAE-style
     (`contrast_weight > 0`: two views per image, two random resized crops
     with `contrast_views="crops"` as in the paper, or two masks of one
     image with `"masks"`); data2vec-style
-    targets (`teacher_view="layer_average"`).
+    targets (`teacher_target="layer_average"`).
 
     Args:
         image_size, patch_size, num_channels: image `(H, W)` (or int), patch
@@ -287,7 +287,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         leaves the teacher as it is."""
         del y, sample_weight
         if training and self.ema_teacher is not None:
-            self.update_teacher()  # a method, so that benchmarks can switch it off
+            self.ema_teacher.update(self.encoder)
         if "clean_patches" in y_pred:  # two crops are two images to every term
             clean = y_pred["clean_patches"]
             num_views = 1 if self.view_crop is not None else self.num_views
@@ -353,6 +353,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     def from_preset(cls, name, **overrides):
         """A model from a named preset (`keras_dsmae.presets`); `overrides`
         may be any constructor argument."""
+        overrides = method_settings.current_names(overrides)
         return cls(**presets.preset_config(name, overrides, allowed=method_settings.argument_names()))
 
 

@@ -1,4 +1,7 @@
-"""What keeps code and files of keras_dsmae 0.1 working with `DSMAE`."""
+"""What keeps code and files of keras_dsmae 0.1 working with `DSMAE`: the
+0.1 teacher shortcuts, kept for users' code only (the package and its
+training step use `DSMAE.ema_teacher` directly), and a clear error for a
+0.1 file."""
 
 from keras_dsmae.models.file_upgrade import legacy_message
 

@@ -46,8 +46,9 @@ _BEFORE_TARGET_KNOBS = {
         "predictor of this many blocks at encoder width (BootMAE, data2vec 2.0).", kind="int", low=0,
         tune=(0, 2), part="feature term"),
     # the teacher target
-    "teacher_view": Knob(
-        "full", "the registered teacher-target strategy (`models.teacher_targets`).", kind="choice",
+    "teacher_target": Knob(
+        "full", "the registered teacher-target strategy (`models.teacher_targets`); the old name "
+        "`teacher_view` is still taken.", kind="choice",
         choices=lambda: tuple(TEACHER_TARGETS), part="teacher target"),
 }
 _AFTER_TARGET_KNOBS = {
@@ -85,9 +86,14 @@ _AFTER_TARGET_KNOBS = {
 }
 
 
+# Old knob names that are still taken (arguments, presets, `--model_overrides`,
+# `.keras` files of 0.2): `{old: new}`.
+RENAMED_KNOBS = {"teacher_view": "teacher_target"}
+
+
 def method_knobs():
     """`{name: Knob}` of every method knob, in the order of `get_config`;
-    the registered teacher targets' knobs sit after `teacher_view`."""
+    the registered teacher targets' knobs sit after `teacher_target`."""
     return {**_BEFORE_TARGET_KNOBS, **target_knobs(), **_AFTER_TARGET_KNOBS}
 
 

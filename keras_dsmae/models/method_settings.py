@@ -6,7 +6,7 @@ import numpy as np
 from keras import ops
 
 from keras_dsmae import losses
-from keras_dsmae.models.method_knobs import method_knobs
+from keras_dsmae.models.method_knobs import RENAMED_KNOBS, method_knobs
 from keras_dsmae.utils import validation
 
 ENCODER_ARGUMENTS = (
@@ -18,7 +18,25 @@ ENCODER_ARGUMENTS = (
 
 def argument_names():
     """Every name `DSMAE(...)`, presets and `--model_overrides` may use."""
-    return ENCODER_ARGUMENTS + tuple(method_knobs()) + ("name", "dtype")
+    return ENCODER_ARGUMENTS + tuple(method_knobs()) + tuple(RENAMED_KNOBS) + ("name", "dtype")
+
+
+def current_names(arguments):
+    """`arguments` (a dict of DSMAE arguments) with each old knob name
+    (`RENAMED_KNOBS`) replaced by its current one.
+
+    Raises:
+        ValueError: both names of one knob are given.
+    """
+    arguments = dict(arguments)
+    for old, new in RENAMED_KNOBS.items():
+        if old in arguments:
+            if new in arguments:
+                raise ValueError(
+                    f"`{old}` is the old name of `{new}`; give one of them. Got {old}="
+                    f"{arguments[old]!r} and {new}={arguments[new]!r}.")
+            arguments[new] = arguments.pop(old)
+    return arguments
 
 
 def offset_seed(seed, offset):
@@ -28,7 +46,11 @@ def offset_seed(seed, offset):
 
 def take_knobs(kwargs):
     """Remove the method knobs from `kwargs` (a constructor's `**kwargs`)
-    and return them, `{name: value}`, defaults filled in."""
+    and return them, `{name: value}`, defaults filled in; an old knob name
+    (`RENAMED_KNOBS`) counts as its current one."""
+    renamed = current_names({name: kwargs.pop(name) for name in [*RENAMED_KNOBS, *RENAMED_KNOBS.values()]
+                             if name in kwargs})
+    kwargs.update(renamed)
     return {name: kwargs.pop(name, knob.default) for name, knob in method_knobs().items()}
 
 

@@ -1,8 +1,8 @@
 """Teacher-target strategies: what the teacher computes for the student's
 feature head to predict.
 
-Each strategy is a small class registered under the `teacher_view` name
-that selects it (`DSMAE(teacher_view=...)`). A strategy owns its knobs: it
+Each strategy is a small class registered under the `teacher_target` name
+that selects it (`DSMAE(teacher_target=...)`). A strategy owns its knobs: it
 declares them in `KNOBS` (flat names, unique across strategies, that
 presets, `--model_overrides` and the tuner use) and takes them as
 constructor arguments. A new strategy, or a new knob of one, is this file:
@@ -19,7 +19,7 @@ constructor arguments. A new strategy, or a new knob of one, is this file:
         def encode(self, teacher, clean_patches, ids_masked, num_views):
             ...  # (B', M, D) teacher features at the masked positions
 
-plus, if wanted, a preset entry that uses `teacher_view="my_view"`.
+plus, if wanted, a preset entry that uses `teacher_target="my_view"`.
 """
 
 from keras import ops
@@ -33,7 +33,7 @@ TEACHER_TARGETS = {}
 
 
 def register_teacher_target(name):
-    """Class decorator: make a `TeacherTarget` selectable as `teacher_view=name`."""
+    """Class decorator: make a `TeacherTarget` selectable as `teacher_target=name`."""
     def register(cls):
         clash = sorted(set(cls.KNOBS) & set(target_knobs()) - set(TEACHER_TARGETS.get(name, cls).KNOBS))
         if clash:
@@ -51,7 +51,7 @@ def target_knobs():
 
 
 def build_teacher_target(settings, num_masked, encoder_depth):
-    """The strategy `settings["teacher_view"]` selects (a name `DSMAE` has
+    """The strategy `settings["teacher_target"]` selects (a name `DSMAE` has
     checked against `TEACHER_TARGETS`), given its own knobs from `settings`.
 
     Args:
@@ -64,14 +64,15 @@ def build_teacher_target(settings, num_masked, encoder_depth):
             (naming the knob and the strategy it needs), or the strategy
             refuses its knobs for this model.
     """
-    view = settings["teacher_view"]
-    cls = TEACHER_TARGETS[view]
+    chosen = settings["teacher_target"]
+    cls = TEACHER_TARGETS[chosen]
     for other in TEACHER_TARGETS.values():
         for name, knob in other.KNOBS.items():
             if other is not cls and name not in cls.KNOBS and settings[name] != knob.default:
                 raise ValueError(
-                    f"`{name}`={settings[name]!r} needs `teacher_view`={other.name!r}; got "
-                    f"teacher_view={view!r}. Allowed: {name}={knob.default!r} with teacher_view={view!r}."
+                    f"`{name}`={settings[name]!r} needs `teacher_target`={other.name!r}; got "
+                    f"teacher_target={chosen!r}. Allowed: {name}={knob.default!r} with "
+                    f"teacher_target={chosen!r}."
                 )
     own = {knob.argument or name: settings[name] for name, knob in cls.KNOBS.items()}
     return cls(num_masked=num_masked, encoder_depth=encoder_depth, **own)
@@ -132,7 +133,7 @@ class MaskedFoldsTarget(TeacherTarget):
     `num_folds` short sequences of `M / num_folds` patches each."""
 
     KNOBS = {"num_folds": Knob(
-        1, "folds of the masked patches the teacher encodes apart (`teacher_view='masked'`; "
+        1, "folds of the masked patches the teacher encodes apart (`teacher_target='masked'`; "
         "must divide the masked patches).", kind="int", low=1, part="teacher target")}
 
     def __init__(self, num_folds=1, **common):
@@ -161,7 +162,7 @@ class LayerAverageTarget(TeacherTarget):
 
     DEFAULT_LAYERS = 6
     KNOBS = {"target_layers": Knob(
-        None, "how many of the teacher's last block outputs `teacher_view='layer_average'` "
+        None, "how many of the teacher's last block outputs `teacher_target='layer_average'` "
         "averages (None: 6, or every block of a shallower encoder; at most the encoder's depth).",
         kind="optional_int", low=1, part="teacher target", argument="num_layers")}
 
