@@ -16,7 +16,7 @@ from keras_dsmae.cli.common import (
     parse_normalization,
     run_command,
 )
-from keras_dsmae.data.labelled_sources import EVALUATION_FORMS, evaluation_splits
+from keras_dsmae.data.labelled_sources import evaluation_forms, evaluation_splits
 from keras_dsmae.utils.atomic_write import atomic_path, write_json
 
 FLAGS = flags.FLAGS
@@ -24,7 +24,7 @@ FLAGS = flags.FLAGS
 
 def define_common_flags():
     if "dataset" not in FLAGS:
-        flags.DEFINE_string("dataset", "cifar100", f"Labelled data set: {EVALUATION_FORMS}.")
+        flags.DEFINE_string("dataset", "cifar100", f"Labelled data set: {evaluation_forms()}.")
     define_data_flags()
     define_normalization_flag()
     if "encoder" in FLAGS:

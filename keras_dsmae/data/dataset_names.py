@@ -1,4 +1,5 @@
-"""The data-set names the pretraining job accepts (`--dataset`):
+"""The data-set names the pretraining job accepts (`--dataset`), and the
+registry of their kinds:
 
 | name                            | images                                        |
 |---------------------------------|-----------------------------------------------|
@@ -6,20 +7,40 @@
 | `tfds:NAME[/CONFIG][:SPLIT]`    | any TFDS image data set, e.g. `tfds:imagenette/320px`, `tfds:imagenet2012:train` (default split: train) |
 | `folder:PATH`                   | the image files under a folder                 |
 | `npy:PATH`                      | a numpy `(N, H, W[, C])` uint8 or [0, 1] float array |
+
+A kind is one `data.sources.ImageSource` subclass in one file, registered
+with `register_dataset_kind("mykind")`: it checks the part after `mykind:`,
+opens the images for pretraining and, if it has labels, the evaluation
+splits; `--dataset=mykind:...` then reaches it in pretraining, evaluation,
+tuning and the help texts.
 """
 
 import dataclasses
-import os
 import re
 
-from keras_dsmae.data.catalog import DATASETS
+# kind -> its ImageSource subclass, in registration order (the order of the forms in help texts)
+DATASET_KINDS = {}
 
-KINDS = ("catalog", "tfds", "folder", "npy")
-_TFDS_NAME = re.compile(r"^[a-z0-9_]+(/[A-Za-z0-9_.\-]+)?$")
-FORMS = (
-    f"{' | '.join(DATASETS)} | tfds:NAME[/CONFIG][:SPLIT] (e.g. tfds:imagenette/320px) | "
-    f"folder:PATH | npy:PATH"
-)
+
+def register_dataset_kind(kind):
+    """Class decorator: make an `ImageSource` subclass the `--dataset` kind
+    `kind`, written `kind:REST` (or one of the class's `BARE_NAMES`)."""
+    def register(cls):
+        if kind in DATASET_KINDS:
+            raise ValueError(
+                f"A --dataset kind {kind!r} is registered already ({DATASET_KINDS[kind].__name__}); "
+                f"pick another name for {cls.__name__}.")
+        cls.kind = kind
+        DATASET_KINDS[kind] = cls
+        return cls
+    return register
+
+
+def dataset_forms(labelled=False):
+    """How `--dataset` names are written, `" | "`-joined: every kind's
+    `FORM`, or with `labelled=True` the kinds with labels (`LABELLED_FORM`)."""
+    forms = [cls.LABELLED_FORM if labelled else cls.FORM for cls in DATASET_KINDS.values()]
+    return " | ".join(form for form in forms if form)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +48,7 @@ class DatasetName:
     """A parsed `--dataset`.
 
     Attributes:
-        kind: one of `KINDS`.
+        kind: a registered kind (`DATASET_KINDS`).
         name: the catalog name, the TFDS `NAME[/CONFIG]`, or the path.
         split: the TFDS split (tfds only), else None.
         text: the name as given.
@@ -41,37 +62,21 @@ class DatasetName:
     @property
     def run_name(self):
         """A folder-name-safe short name, for the default run folder."""
-        if self.kind in ("folder", "npy"):
-            base = os.path.basename(os.path.normpath(self.name)) or "data"
-            base = os.path.splitext(base)[0] if self.kind == "npy" else base
-        else:
-            base = self.name
-        return re.sub(r"[^A-Za-z0-9_.\-]+", "_", base)
+        return re.sub(r"[^A-Za-z0-9_.\-]+", "_", DATASET_KINDS[self.kind].run_name(self))
 
 
 def parse_dataset(text):
     """`--dataset` text → `DatasetName`; a `ValueError` naming the argument,
-    the value and the allowed forms otherwise (paths are checked here too:
+    the value and the allowed forms otherwise (each kind checks its part:
     a folder must be a folder, a numpy file a file)."""
     if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"`dataset` must be one of: {FORMS}; got dataset={text!r}.")
+        raise ValueError(f"`dataset` must be one of: {dataset_forms()}; got dataset={text!r}.")
     text = text.strip()
-    if text in DATASETS:
-        return DatasetName("catalog", text, None, text)
+    for cls in DATASET_KINDS.values():
+        if text in cls.BARE_NAMES:
+            return DatasetName(cls.kind, text, None, text)
     kind, sep, rest = text.partition(":")
-    if not sep or kind not in ("tfds", "folder", "npy") or not rest:
-        raise ValueError(f"`dataset` must be one of: {FORMS}; got dataset={text!r}.")
-    if kind == "tfds":
-        name, _, split = rest.partition(":")
-        if not _TFDS_NAME.match(name):
-            raise ValueError(
-                f"`dataset` {text!r}: {name!r} is not a TFDS name (lower-case letters, digits "
-                f"and _, optionally /CONFIG). Allowed forms: {FORMS}."
-            )
-        return DatasetName("tfds", name, split or "train", text)
-    path = os.path.expanduser(rest)
-    if kind == "folder" and not os.path.isdir(path):
-        raise ValueError(f"`dataset` {text!r}: {path!r} is not an existing folder.")
-    if kind == "npy" and not os.path.isfile(path):
-        raise ValueError(f"`dataset` {text!r}: {path!r} is not an existing file.")
-    return DatasetName(kind, path, None, text)
+    cls = DATASET_KINDS.get(kind)
+    if not sep or cls is None or not cls.FORM.startswith(f"{kind}:") or not rest:
+        raise ValueError(f"`dataset` must be one of: {dataset_forms()}; got dataset={text!r}.")
+    return cls.parse_name(rest, text)

@@ -15,7 +15,7 @@ import dataclasses
 import os
 
 from keras_dsmae.data.catalog import DATASETS
-from keras_dsmae.data.dataset_names import FORMS, parse_dataset
+from keras_dsmae.data.dataset_names import dataset_forms, parse_dataset
 from keras_dsmae.data.decoded_files import ON_ERROR
 from keras_dsmae.data.device_feed import AUGMENT_ON
 from keras_dsmae.data.normalization import Normalization
@@ -63,7 +63,7 @@ class PretrainingConfig:
     """The settings of one pretraining run (see `run_pretraining`)."""
 
     dataset: str = setting(
-        "cifar100", f"What to pretrain on: {FORMS}.", flag="string", check=_dataset, recorded=True)
+        "cifar100", f"What to pretrain on: {dataset_forms()}.", flag="string", check=_dataset, recorded=True)
     output_dir: str = setting(
         None, "Run folder; default: runs/<dataset>_<preset>. A rerun into it resumes the run.",
         flag="string")

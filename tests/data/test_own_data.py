@@ -19,6 +19,7 @@ import tensorflow_datasets as tfds
 
 import keras_dsmae
 from keras_dsmae import data, presets
+from keras_dsmae.data.dataset_names import dataset_forms
 from keras_dsmae.training.pretrain import run_pretraining
 from tests.helpers.builders import TINY_WIDTHS, tiny_model
 from tests.helpers.folders import write_image_folder, write_labelled_folder, write_mixed_folder
@@ -50,6 +51,40 @@ def test_dataset_names_parse(text, kind, name, split):
 def test_bad_dataset_names_are_refused_with_the_allowed_forms(text, message):
     with pytest.raises(ValueError, match=message):
         data.parse_dataset(text)
+
+
+def test_a_new_dataset_kind_is_one_registered_class():
+    from keras_dsmae.data.sources import ImageSource
+
+    @data.register_dataset_kind("noise")
+    class NoiseSource(ImageSource):  # noise:N, N random images
+        FORM = "noise:COUNT"
+
+        @classmethod
+        def parse_name(cls, rest, text):
+            if not rest.isdigit():
+                raise ValueError(f"`dataset` {text!r}: COUNT must be a whole number; got {rest!r}.")
+            return data.DatasetName(cls.kind, rest, None, text)
+
+        @classmethod
+        def open(cls, name, **options):
+            return cls(name)
+
+    try:
+        assert data.parse_dataset("noise:8").run_name == "8" and "noise:COUNT" in dataset_forms()
+        assert isinstance(data.open_source("noise:8"), NoiseSource)
+        with pytest.raises(ValueError, match=r"COUNT must be a whole number; got 'x'"):
+            data.parse_dataset("noise:x")
+        with pytest.raises(ValueError, match=r"Evaluation needs labels.*got dataset='noise:8'"):
+            data.evaluation_splits("noise:8", image_size=16, num_channels=3)
+        with pytest.raises(ValueError, match=r"use_synthetic_data.*noise:8"):
+            data.open_source("noise:8", use_synthetic_data=True)
+        with pytest.raises(ValueError, match=r"kind 'noise' is registered already"):
+            data.register_dataset_kind("noise")(NoiseSource)
+    finally:
+        del data.DATASET_KINDS["noise"]
+    with pytest.raises(ValueError, match=r"must be one of.*got dataset='noise:8'"):
+        data.parse_dataset("noise:8")
 
 
 def test_folder_listing_labels_first_level_folders_and_takes_top_level_files(tmp_path):
