@@ -23,6 +23,7 @@ from keras_dsmae.plotting import save_history_plot
 from keras_dsmae.training.distribution import resolve_distribution
 from keras_dsmae.training.precision import resolve_precision
 from keras_dsmae.training.pretraining_config import PretrainingConfig
+from keras_dsmae.training.run_lock import run_lock
 from keras_dsmae.training.run_config import (
     model_signature,
     read_run_config,
@@ -70,74 +71,90 @@ def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **set
     policy = resolve_precision(config.mixed_precision, saved.get("dtype_policy"))
     preset, overrides = _choose_preset(config.preset, config.image_size, source)
     overrides.update(config.model_settings())
-    os.makedirs(output_dir, exist_ok=True)
+    _make_output_dir(output_dir)
 
-    with distributed.scope():  # model, optimizer and teacher on every device
-        model = _build_model(preset, overrides, policy, config.seed)
-        image_size, num_channels = model.encoder.image_size, model.encoder.num_channels
-        _check_model_matches_data(image_size, source, preset, "image_size" in overrides)
-        normalization = _normalization(config.normalization, saved, source, num_channels, config.seed)
-        shard, local_batch = distributed.input_shard(config.batch_size)
-        train = source.training_batches(local_batch, image_size=image_size, num_channels=num_channels,
-                                        normalization=normalization, seed=config.seed, shard=shard,
-                                        augment_on=config.augment_on)
-        steps = _steps_per_epoch(train, source, config)
-        model.compile(optimizer=pretraining_optimizer(
-            config.learning_rate, config.batch_size, config.epochs * steps,
-            round(config.warmup_epochs * steps), config.weight_decay), jit_compile=config.keras_jit_compile())
+    # One writer per run folder, from before the first piece of work to the last file.
+    with run_lock(output_dir, enabled=distributed.is_chief):
+        with distributed.scope():  # model, optimizer and teacher on every device
+            model = _build_model(preset, overrides, policy, config.seed)
+            image_size, num_channels = model.encoder.image_size, model.encoder.num_channels
+            _check_model_matches_data(image_size, source, preset, "image_size" in overrides)
+            normalization = _normalization(config.normalization, saved, source, num_channels, config.seed)
+            shard, local_batch = distributed.input_shard(config.batch_size)
+            train = source.training_batches(local_batch, image_size=image_size, num_channels=num_channels,
+                                            normalization=normalization, seed=config.seed, shard=shard,
+                                            augment_on=config.augment_on)
+            steps = _steps_per_epoch(train, source, config)
+            model.compile(optimizer=pretraining_optimizer(
+                config.learning_rate, config.batch_size, config.epochs * steps,
+                round(config.warmup_epochs * steps), config.weight_decay),
+                jit_compile=config.keras_jit_compile())
 
-    # Every process runs the same callbacks (reconstructions, kNN and saving
-    # are collective with several JAX processes); only the chief's files are
-    # kept, the others write into a scratch folder that is deleted.
-    chief = distributed.is_chief
-    with contextlib.ExitStack() as stack:
-        files_dir = output_dir if chief else stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="keras_dsmae_not_chief_"))
-        checkpoint = RunCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR), writes=chief)
-        settings = dict(
-            config.recorded(), preset=preset, steps_per_epoch=steps, overrides=overrides,
-            dtype_policy=policy, image_size=list(image_size), normalization=dataclasses.asdict(normalization),
-            peak_learning_rate=scaled_learning_rate(config.learning_rate, config.batch_size),
-            backend=keras.backend.backend(), distribution=distributed.name,
-            num_devices=distributed.num_devices, model_signature=model_signature(model),
-        )
-        if checkpoint.checkpoints():
-            settings = settings_for_continuation(output_dir, settings, config.allow_config_change)
-        write_run_config(files_dir, settings)
-        history_path = os.path.join(files_dir, "history.csv")
-        display = source.display_images(8, image_size=image_size, num_channels=num_channels,
-                                        normalization=normalization, seed=config.seed)
-        callbacks = [
-            TeacherEMA(),
-            HistoryCSV(history_path),
-            checkpoint,
-            keras.callbacks.TerminateOnNaN(),
-            keras.callbacks.TensorBoard(os.path.join(files_dir, "tensorboard"), write_graph=False),
-            ReconstructionGrid(display, os.path.join(files_dir, "reconstructions"),
-                               normalization, config.reconstruction_every),
-            *_knn_monitor(config, image_size),
-            *extra_callbacks,
-        ]
-        if source.skipped_files is not None:
-            callbacks.insert(1, SkippedFilesReport(source.skipped_files))
-        if model.teacher is None:  # plain MAE: nothing to schedule
-            callbacks = [c for c in callbacks if not isinstance(c, TeacherEMA)]
-        device_input = getattr(train, "device_input", None)
-        _announce(config, model, preset, overrides, policy, distributed, steps, output_dir, device_input)
-        start = time.time()
-        with distributed.fit_scope(), _undecodable_files_named(source):
-            repeated = train.repeat()
-            repeated.device_input = device_input  # DSMAE.fit finishes the batches on the device
-            history = model.fit(repeated, epochs=config.epochs, steps_per_epoch=steps,
-                                callbacks=callbacks, verbose=verbose)
-        _raise_if_diverged(checkpoint, output_dir)
-        export_encoder(model.encoder, os.path.join(files_dir, "encoder.keras"))
-        if os.path.exists(history_path):
-            save_history_plot(history_path, os.path.join(files_dir, "curves.png"))
-    print(f"done in {time.time() - start:.0f} s; " + (
-        f"wrote {output_dir}/encoder.keras, history.csv, curves.png, reconstructions/, tensorboard/"
-        if chief else "the chief process writes the files"), flush=True)
-    return model, history
+        # Every process runs the same callbacks (reconstructions, kNN and saving
+        # are collective with several JAX processes); only the chief's files are
+        # kept, the others write into a scratch folder that is deleted.
+        chief = distributed.is_chief
+        with contextlib.ExitStack() as stack:
+            files_dir = output_dir if chief else stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="keras_dsmae_not_chief_"))
+            checkpoint = RunCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR), writes=chief)
+            settings = dict(
+                config.recorded(), preset=preset, steps_per_epoch=steps, overrides=overrides,
+                dtype_policy=policy, image_size=list(image_size),
+                normalization=dataclasses.asdict(normalization),
+                peak_learning_rate=scaled_learning_rate(config.learning_rate, config.batch_size),
+                backend=keras.backend.backend(), distribution=distributed.name,
+                num_devices=distributed.num_devices, model_signature=model_signature(model),
+            )
+            if checkpoint.checkpoints():
+                settings = settings_for_continuation(output_dir, settings, config.allow_config_change)
+            write_run_config(files_dir, settings)
+            history_path = os.path.join(files_dir, "history.csv")
+            display = source.display_images(8, image_size=image_size, num_channels=num_channels,
+                                            normalization=normalization, seed=config.seed)
+            callbacks = [
+                TeacherEMA(),
+                HistoryCSV(history_path),
+                checkpoint,
+                keras.callbacks.TerminateOnNaN(),
+                keras.callbacks.TensorBoard(os.path.join(files_dir, "tensorboard"), write_graph=False),
+                ReconstructionGrid(display, os.path.join(files_dir, "reconstructions"),
+                                   normalization, config.reconstruction_every),
+                *_knn_monitor(config, image_size),
+                *extra_callbacks,
+            ]
+            if source.skipped_files is not None:
+                callbacks.insert(1, SkippedFilesReport(source.skipped_files))
+            if model.teacher is None:  # plain MAE: nothing to schedule
+                callbacks = [c for c in callbacks if not isinstance(c, TeacherEMA)]
+            device_input = getattr(train, "device_input", None)
+            _announce(config, model, preset, overrides, policy, distributed, steps, output_dir, device_input)
+            start = time.time()
+            with distributed.fit_scope(), _undecodable_files_named(source):
+                repeated = train.repeat()
+                repeated.device_input = device_input  # DSMAE.fit finishes the batches on the device
+                history = model.fit(repeated, epochs=config.epochs, steps_per_epoch=steps,
+                                    callbacks=callbacks, verbose=verbose)
+            _raise_if_diverged(checkpoint, output_dir)
+            export_encoder(model.encoder, os.path.join(files_dir, "encoder.keras"))
+            if os.path.exists(history_path):
+                save_history_plot(history_path, os.path.join(files_dir, "curves.png"))
+        print(f"done in {time.time() - start:.0f} s; " + (
+            f"wrote {output_dir}/encoder.keras, history.csv, curves.png, reconstructions/, tensorboard/"
+            if chief else "the chief process writes the files"), flush=True)
+        return model, history
+
+
+def _make_output_dir(output_dir):
+    """Create the run folder, or refuse it with one line before any work."""
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+    except OSError as error:
+        raise ValueError(f"`output_dir` {output_dir!r} cannot be created ({error.strerror or error}); "
+                         f"pass a folder this process may write to.") from None
+    if not os.access(output_dir, os.W_OK | os.X_OK):
+        raise ValueError(f"`output_dir` {output_dir!r} is not writable by this process; pass a folder "
+                         f"it may write to.")
 
 
 def _as_config(config, settings):

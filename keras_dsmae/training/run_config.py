@@ -18,6 +18,10 @@ class ConfigMismatch(ValueError):
     """A rerun asked for other settings than the run in its output folder."""
 
 
+class RunRecordUnreadable(ValueError):
+    """`run_config.json` of a run folder is damaged (not a JSON object)."""
+
+
 def model_signature(model):
     """A short fingerprint of the model's variables (their shapes, in order;
     paths carry per-process name counters): equal fingerprints mean a
@@ -27,12 +31,26 @@ def model_signature(model):
 
 
 def read_run_config(output_dir):
-    """The saved settings, or None when the folder has none."""
+    """The saved settings, or None when the folder has none.
+
+    Raises:
+        RunRecordUnreadable: the file is there but damaged (naming it and
+            the way out).
+    """
     path = os.path.join(output_dir, RUN_CONFIG_FILE)
     if not os.path.exists(path):
         return None
-    with open(path) as file:
-        return json.load(file)
+    way_out = (f"It records the settings the run's checkpoints were made with: restore it, or pass "
+               f"another --output_dir (or move {output_dir!r} away) to start a new run.")
+    try:
+        with open(path, encoding="utf-8") as file:
+            saved = json.load(file)
+    except (ValueError, OSError) as error:  # truncated or garbled JSON, not UTF-8, unreadable
+        raise RunRecordUnreadable(f"{path} cannot be read as a run record ({error}). {way_out}") from None
+    if not isinstance(saved, dict):
+        raise RunRecordUnreadable(
+            f"{path} must hold a JSON object of settings; it holds a {type(saved).__name__}. {way_out}")
+    return saved
 
 
 def write_run_config(output_dir, settings):

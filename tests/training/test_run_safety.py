@@ -3,6 +3,7 @@ lost, nothing silently wrong (the pretraining job end to end)."""
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -10,7 +11,8 @@ import numpy as np
 import pytest
 
 from keras_dsmae.callbacks.run_checkpoint import TrainingDiverged
-from keras_dsmae.training.run_config import ConfigMismatch
+from keras_dsmae.training.run_config import ConfigMismatch, RunRecordUnreadable
+from keras_dsmae.training.run_lock import LOCK_FILE, RunLocked
 from tests.helpers.builders import to_numpy
 from tests.helpers.jobs import STEPS, finished_run, history_rows, pretrain
 from tests.helpers.paths import HELPERS, REPO
@@ -23,12 +25,49 @@ def test_a_kill_while_a_checkpoint_is_written_resumes_from_the_previous_one(tmp_
     killed = subprocess.run([sys.executable, KILLER, str(tmp_path), "2"],
                             capture_output=True, text=True, timeout=600)
     assert killed.returncode == -9, killed.stderr[-3000:]
-    model, history = pretrain(tmp_path, epochs=3)
+    assert (tmp_path / LOCK_FILE).exists()  # the killed job could not release it
+    with pytest.warns(UserWarning, match=r"taking over the lock of process \d+ .*which is gone"):
+        model, history = pretrain(tmp_path, epochs=3)
+    assert not (tmp_path / LOCK_FILE).exists()  # released when the job ended
     assert history.epoch == [1, 2]  # epoch 0's checkpoint was whole; 1 and 2 ran again
     assert [int(r["epoch"]) for r in history_rows(tmp_path)] == [0, 1, 2]
     assert int(to_numpy(model.optimizer.iterations)) == 3 * STEPS
     assert (tmp_path / "encoder.keras").exists()
     assert not [n for n in os.listdir(tmp_path / "checkpoints") if n.startswith(".partial")]
+
+
+def test_a_second_job_into_a_folder_that_a_live_job_writes_is_refused_naming_it(tmp_path):
+    finished_run(tmp_path, epochs=1)
+    before = sorted(os.listdir(tmp_path))
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        (tmp_path / LOCK_FILE).write_text(json.dumps(
+            {"host": socket.gethostname(), "pid": live.pid, "started": "2026-12-02T06:00:00"}))
+        with pytest.raises(RunLocked, match=rf"(?s)written by process {live.pid} on this host.*--output_dir"):
+            pretrain(tmp_path, epochs=2)
+        elsewhere = {"host": "another-host", "pid": os.getpid(), "started": "2026-12-02T06:00:00"}
+        (tmp_path / LOCK_FILE).write_text(json.dumps(elsewhere))  # no way to tell whether it lives
+        with pytest.raises(RunLocked, match=r"on host 'another-host'"):
+            pretrain(tmp_path, epochs=2)
+    finally:
+        live.kill()
+    assert sorted(n for n in os.listdir(tmp_path) if n != LOCK_FILE) == before  # nothing written
+    assert json.loads((tmp_path / LOCK_FILE).read_text()) == elsewhere  # left to its holder
+    assert history_rows(tmp_path)[-1]["epoch"] == "0"
+
+
+def test_a_damaged_run_record_or_an_unwritable_folder_is_refused_before_any_work(tmp_path):
+    finished_run(tmp_path, epochs=1)
+    record = tmp_path / "run_config.json"
+    record.write_text(record.read_text()[:40])  # truncated, as by a full disk
+    with pytest.raises(RunRecordUnreadable, match=rf"(?s){record}.*another --output_dir"):
+        pretrain(tmp_path, epochs=2)
+    record.write_text("[1, 2]")
+    with pytest.raises(RunRecordUnreadable, match=r"must hold a JSON object.*list"):
+        pretrain(tmp_path, epochs=2)
+    assert not (tmp_path / LOCK_FILE).exists()
+    with pytest.raises(ValueError, match=r"output_dir.*/proc/no_such_run.*cannot be created"):
+        pretrain("/proc/no_such_run", epochs=1)
 
 
 def test_a_damaged_newest_checkpoint_is_skipped_with_a_warning(tmp_path):
