@@ -73,8 +73,8 @@ class TeacherEMA(keras.callbacks.Callback):
         if self._pending:
             self._pending = False
             teacher = self.model.ema_teacher
-            step = int(keras.ops.convert_to_numpy(teacher.step.value))
-            scheduled = int(keras.ops.convert_to_numpy(teacher.total_steps.value))
+            step = int(keras.ops.convert_to_numpy(teacher.step))
+            scheduled = int(keras.ops.convert_to_numpy(teacher.total_steps))
             if step == 0 or scheduled == 0:  # a new run, or never scheduled
                 teacher.set_schedule(
                     start=self.momentum_start, end=self.momentum_end,

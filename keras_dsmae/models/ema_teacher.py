@@ -162,7 +162,7 @@ class EMATeacher(keras.layers.Layer):
         return {
             **super().get_config(),
             "student_config": self.student_config,
-            "momentum_start": float(ops.convert_to_numpy(self.momentum_start.value)),
-            "momentum_end": float(ops.convert_to_numpy(self.momentum_end.value)),
+            "momentum_start": float(ops.convert_to_numpy(self.momentum_start)),
+            "momentum_end": float(ops.convert_to_numpy(self.momentum_end)),
             "update_every": self.update_every,
         }

@@ -126,7 +126,7 @@ def config_of(model):
     if model.ema_teacher is not None:
         for name, variable in (("teacher_momentum", model.ema_teacher.momentum_start),
                                ("teacher_momentum_end", model.ema_teacher.momentum_end)):
-            current = ops.convert_to_numpy(variable.value)
+            current = ops.convert_to_numpy(variable)
             if np.float32(config[name]) != current:  # changed since construction
                 config[name] = float(current)
     return config

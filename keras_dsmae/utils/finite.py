@@ -19,7 +19,7 @@ def non_finite_variables(variables):
     for variable in variables:
         if "float" not in keras.backend.standardize_dtype(variable.dtype):
             continue  # integers are always finite (and resident uint8 data is large)
-        values = keras.ops.convert_to_numpy(variable.value)
+        values = keras.ops.convert_to_numpy(variable)
         if not np.isfinite(values).all():
             bad.append(variable.path)
     return bad

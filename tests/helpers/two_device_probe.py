@@ -3,7 +3,7 @@ that the test suite keeps one device) and printed as one JSON line for
 `tests/training/test_multi_device.py`.
 
     python two_device_probe.py tensorflow draws     # each replica's masks and noise
-    python two_device_probe.py tensorflow losses    # one device vs two replicas, same masks
+    python two_device_probe.py tensorflow losses    # one device vs two replicas, same masks (fit in scope)
     python two_device_probe.py tensorflow job DIR   # the pretraining job, distribution="mirrored"
     python two_device_probe.py jax losses N         # an epoch on N devices (DataParallel if N > 1)
     python two_device_probe.py jax job DIR          # the pretraining job, distribution="data_parallel"
@@ -16,6 +16,7 @@ TensorFlow gets two logical CPUs, JAX two host devices.
 import json
 import os
 import sys
+import tempfile
 
 BACKEND, MODE = sys.argv[1], sys.argv[2]
 ARGUMENT = sys.argv[3] if len(sys.argv) > 3 else None
@@ -85,27 +86,40 @@ def tensorflow_draws():
 
 
 def _train_with_content_masks(scope):
+    """Built, compiled and fitted inside `scope` (as Keras' distribution
+    guide allows), with every callback of the package; returns the model,
+    its loss history and the files the callbacks wrote."""
+    folder = tempfile.mkdtemp(prefix="keras_dsmae_probe_")
+    labelled = (IMAGES, np.arange(len(IMAGES)) % 2)
     with scope:
         keras.utils.set_random_seed(0)
         model = keras_dsmae.DSMAE(**TINY, noise_std=0.0, seed=0)
         model.masking.scores = content_scores
         model.compile(optimizer=keras.optimizers.AdamW(1e-2))
-    dataset = tf.data.Dataset.from_tensor_slices(IMAGES).batch(8)
-    history = model.fit(dataset, epochs=2, verbose=0, callbacks=[
-        keras_dsmae.callbacks.TeacherEMA(momentum_start=0.5, momentum_end=0.9)])
-    return model, history.history
+        dataset = tf.data.Dataset.from_tensor_slices(IMAGES).batch(8)
+        history = model.fit(dataset, epochs=2, verbose=0, callbacks=[
+            keras_dsmae.callbacks.TeacherEMA(momentum_start=0.5, momentum_end=0.9),
+            keras_dsmae.callbacks.KNNMonitor(labelled, labelled, k=3),
+            keras_dsmae.callbacks.HistoryCSV(os.path.join(folder, "history.csv")),
+            keras_dsmae.callbacks.RunCheckpoint(os.path.join(folder, "checkpoints")),
+            keras_dsmae.callbacks.ReconstructionGrid(IMAGES[:4], os.path.join(folder, "grids"), every_n_epochs=1),
+        ])
+    files = sorted(os.path.relpath(os.path.join(root, name), folder)
+                   for root, _, names in os.walk(folder) for name in names)
+    losses = {k: v for k, v in history.history.items() if k != "val_knn_accuracy"}
+    return model, losses, files
 
 
 def tensorflow_losses():
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
-    one, one_history = _train_with_content_masks(tf.distribute.get_strategy().scope())
-    two, two_history = _train_with_content_masks(strategy.scope())
+    one, one_history, _ = _train_with_content_masks(tf.distribute.get_strategy().scope())
+    two, two_history, files = _train_with_content_masks(strategy.scope())
     teacher_gap = max(float(np.abs(_values(a)[0] - r).max())
                       for a, b in zip(one.teacher.weights, two.teacher.weights) for r in _values(b))
     replica_gap = max(float(np.abs(_values(w)[0] - _values(w)[-1]).max()) for w in two.teacher.weights)
     return {"one_device": one_history, "two_replicas": two_history,
             "teacher_gap_to_one_device": teacher_gap, "teacher_gap_between_replicas": replica_gap,
-            "ema_step": int(np.asarray(_values(two.ema_teacher.step)[0]))}
+            "ema_step": int(np.asarray(_values(two.ema_teacher.step)[0])), "files_in_scope": files}
 
 
 def jax_losses():

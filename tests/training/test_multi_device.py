@@ -43,7 +43,9 @@ def test_tf_replicas_draw_their_own_masks_noise_and_crops_and_replica_0_reproduc
 def test_tf_two_replicas_log_the_global_batch_losses_and_keep_one_teacher():
     """Same masks (content-based) and no noise: two replicas must give the
     one-device run's losses, and a teacher equal on both replicas and to
-    the one-device teacher, moved once per global step."""
+    the one-device teacher, moved once per global step. Built, compiled and
+    fitted inside `strategy.scope()`, with every callback of the package
+    (it crashed in TeacherEMA, reading a variable's value on the host)."""
     facts = _probe("losses")
     for name, values in facts["one_device"].items():
         # The spreads across tokens are taken on each replica's half of the
@@ -54,6 +56,9 @@ def test_tf_two_replicas_log_the_global_batch_losses_and_keep_one_teacher():
     assert facts["teacher_gap_between_replicas"] == 0.0
     assert facts["teacher_gap_to_one_device"] < 1e-5
     assert facts["ema_step"] == 4  # 2 epochs × 2 global steps
+    files = facts["files_in_scope"]
+    assert "history.csv" in files and any(f.startswith("grids/") for f in files), files
+    assert any(f.startswith("checkpoints/epoch_0002/") for f in files), files
 
 
 @only_jax
