@@ -2,6 +2,7 @@
 docs and the run record of the pretraining job."""
 
 import dataclasses
+import re
 
 import pytest
 from absl import flags
@@ -9,6 +10,7 @@ from absl import flags
 from keras_dsmae.data import Normalization
 from keras_dsmae.training.pretraining_config import PretrainingConfig
 from keras_dsmae.utils.settings import define_flags, flag_fields, from_flags
+from tests.helpers.paths import REPO
 
 FIELDS = dataclasses.fields(PretrainingConfig)
 
@@ -79,3 +81,16 @@ def test_the_record_holds_the_recorded_settings_and_the_docs_name_every_field():
     assert config.run_folder.endswith("cifar10_default")
     for field in FIELDS:
         assert f"    {field.name} (`--{field.name}`): " in PretrainingConfig.__doc__
+
+
+def test_the_readme_flag_table_names_every_flag_and_no_other():
+    # The README's table of pretraining flags is written by hand: it may word
+    # them its own way, but not miss one or keep one that is gone.
+    with open(f"{REPO}/README.md", encoding="utf-8") as file:
+        readme = file.read()
+    table = readme[readme.index("| `--dataset` | the script's"):]
+    table = table[: table.index("\n\n")]
+    named = set(re.findall(r"`--([a-z_]+)`", table))
+    assert named == {field.name for field in FIELDS}, (
+        f"missing from the README table: {sorted({f.name for f in FIELDS} - named)}; "
+        f"not flags: {sorted(named - {f.name for f in FIELDS})}")
