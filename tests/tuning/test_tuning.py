@@ -19,28 +19,6 @@ QUICK = dict(epochs=1, steps_per_epoch=2, batch_size=8, knn_reference_examples=3
              knn_query_examples=16, use_synthetic_data=True, model_overrides=TINY_AT_32, verbose=0)
 
 
-def test_two_trial_search_scores_each_trial_and_resumes(tmp_path):
-    tuner = run_search("cifar10", tuner="random", max_trials=2, directory=str(tmp_path), **QUICK)
-    trials = list(tuner.oracle.trials.values())
-    assert len(trials) == 2
-    for trial in trials:
-        assert trial.status == "COMPLETED"
-        assert 0.0 <= trial.score <= 1.0
-        assert trial.metrics.exists("val_knn_accuracy")
-    best = tuner.get_best_hyperparameters(1)[0].values
-    assert 0.0 <= best["noise_std"] <= 0.5 and 0.5 <= best["mask_ratio"] <= 0.95
-    assert 0.0 <= best["loss_weight"] <= 2.0
-    assert best == max(trials, key=lambda t: t.score).hyperparameters.values
-    assert (tmp_path / "dsmae_cifar10" / "objective.png").exists()
-
-    # Same directory, one more trial allowed: the two finished trials are kept, one is added.
-    resumed = run_search("cifar10", tuner="random", max_trials=3, directory=str(tmp_path), **QUICK)
-    again = resumed.oracle.trials
-    assert len(again) == 3
-    for trial in trials:
-        assert again[trial.trial_id].score == trial.score
-
-
 def test_bad_ranges_and_tuner_names_are_clear_errors():
     with pytest.raises(ValueError, match=r"mask_ratio.*0 < low < high < 1.*\(0.5, 1.0\)"):
         validate_ranges({"mask_ratio": (0.5, 1.0)})
@@ -92,26 +70,41 @@ def test_the_teacher_knobs_are_searched_and_can_be_fixed():
         validate_ranges({"feature_predictor_depth": (0, 1.5)})
 
 
-def test_the_tune_command_takes_ranges_as_json(tmp_path):
-    # A subprocess: the command's flags (--epochs, ...) clash with the
-    # pretraining command's in one process.
+def test_the_tune_command_takes_ranges_and_a_search_resumes_its_trials(tmp_path):
+    # The command in a subprocess (its flags, --epochs and so on, clash with
+    # the pretraining command's in one process), then the Python API resumes
+    # the same search with one more trial allowed.
     def tune(ranges):
         argv = [sys.executable, os.path.join(REPO, "tuning", "search.py"), "--use_synthetic_data",
-                "--epochs=1", "--steps_per_epoch=1", "--batch_size=8", "--knn_reference_examples=32",
+                "--epochs=1", "--steps_per_epoch=2", "--batch_size=8", "--knn_reference_examples=32",
                 "--knn_query_examples=16", "--max_trials=1", f"--directory={tmp_path}",
-                f"--model_overrides={json.dumps(TINY_AT_32)}", f"--ranges={ranges}"]
+                f"--model_overrides={json.dumps(TINY_AT_32)}", f"--ranges={json.dumps(ranges)}"]
         return subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=600)
 
-    done = tune('{"loss_weight": [0.5, 1.0], "feature_predictor_depth": [1, 1]}')
+    ranges = {"loss_weight": [0.5, 1.0], "feature_predictor_depth": [1, 1]}
+    done = tune(ranges)
     assert done.returncode == 0, done.stderr[-3000:]
-    trial = next(iter(keras_tuner.RandomSearch(
-        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_AT_32), objective=OBJECTIVE,
-        directory=str(tmp_path), project_name="dsmae_cifar10", overwrite=False).oracle.trials.values()))
-    assert trial.hyperparameters.values["feature_predictor_depth"] == 1
-    assert 0.5 <= trial.hyperparameters.values["loss_weight"] <= 1.0
-    refused = tune('{"teacher_update_every": [0, 4]}')
+    refused = tune({"teacher_update_every": [0, 4]})
     assert refused.returncode == 1 and "teacher_update_every" in refused.stderr
     assert "Traceback" not in refused.stderr
+
+    [first] = keras_tuner.RandomSearch(
+        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_AT_32), objective=OBJECTIVE,
+        directory=str(tmp_path), project_name="dsmae_cifar10", overwrite=False).oracle.trials.values()
+    tuner = run_search("cifar10", tuner="random", max_trials=2, directory=str(tmp_path),
+                       ranges={name: tuple(bounds) for name, bounds in ranges.items()}, **QUICK)
+    trials = tuner.oracle.trials
+    assert len(trials) == 2 and trials[first.trial_id].score == first.score  # kept, one added
+    for trial in trials.values():
+        assert trial.status == "COMPLETED" and 0.0 <= trial.score <= 1.0
+        assert trial.metrics.exists("val_knn_accuracy")
+        assert trial.hyperparameters.values["feature_predictor_depth"] == 1
+        assert 0.5 <= trial.hyperparameters.values["loss_weight"] <= 1.0
+        assert 0.0 <= trial.hyperparameters.values["noise_std"] <= 0.5  # the default ranges of the rest
+        assert 0.5 <= trial.hyperparameters.values["mask_ratio"] <= 0.95
+    best = tuner.get_best_hyperparameters(1)[0].values
+    assert best == max(trials.values(), key=lambda t: t.score).hyperparameters.values
+    assert (tmp_path / "dsmae_cifar10" / "objective.png").exists()
 
 
 def test_a_ranges_flag_that_is_not_a_json_object_is_refused_naming_it():
