@@ -8,7 +8,7 @@ import pytest
 import keras_dsmae
 from keras_dsmae import data, evaluation
 from keras_dsmae.training import run_pretraining
-from tests.helpers.builders import TINY, TINY_AT_32
+from tests.helpers.builders import TINY, TINY_JOB_AT_32
 from tests.helpers.paths import REPO
 
 IMAGES = np.zeros((4, 8, 8, 3), np.uint8)
@@ -128,7 +128,7 @@ PRETRAINING_JOB = [
 def test_pretraining_job(tmp_path, argument, kwargs):
     options = dict(dataset="cifar10", output_dir=str(tmp_path / "run"), epochs=1, batch_size=8,
                    use_synthetic_data=True, synthetic_examples=16, verbose=0,
-                   model_overrides=TINY_AT_32)
+                   model_overrides=TINY_JOB_AT_32)
     options.update(kwargs)
     with pytest.raises(ValueError, match=argument):
         run_pretraining(options.pop("dataset"), **options)

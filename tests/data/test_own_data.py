@@ -21,7 +21,7 @@ import keras_dsmae
 from keras_dsmae import data, presets
 from keras_dsmae.data.dataset_names import dataset_forms
 from keras_dsmae.training.pretrain import run_pretraining
-from tests.helpers.builders import TINY_WIDTHS, tiny_model
+from tests.helpers.builders import TINY_JOB, tiny_model
 from tests.helpers.folders import write_image_folder, write_labelled_folder, write_mixed_folder
 from tests.helpers.paths import REPO
 
@@ -189,7 +189,7 @@ def test_real_size_presets_and_the_preset_for_each_image_size():
 def _job(tmp_path, dataset, **options):
     settings = dict(output_dir=str(tmp_path / "run"), epochs=1, steps_per_epoch=2, batch_size=2,
                     preset="dsmae_vit_tiny_cifar", image_size=16, verbose=0,
-                    model_overrides={**TINY_WIDTHS, "patch_size": 4})
+                    model_overrides={**TINY_JOB, "patch_size": 4})
     settings.update(options)
     return run_pretraining(dataset, **settings)
 
@@ -229,7 +229,7 @@ def test_installed_pretraining_command_on_a_folder_writes_the_example_outputs(tm
     write_mixed_folder(tmp_path / "images")
     command = os.path.join(os.path.dirname(sys.executable), "keras-dsmae-pretrain")
     assert os.path.exists(command), "pip install -e . registers keras-dsmae-pretrain"
-    overrides = json.dumps({**TINY_WIDTHS, "encoder_dim": 24, "encoder_heads": 2})
+    overrides = json.dumps({**TINY_JOB, "encoder_dim": 24, "encoder_heads": 2})
     result = subprocess.run(
         [command, f"--dataset=folder:{tmp_path / 'images'}", "--image_size=96", "--epochs=1",
          "--steps_per_epoch=3", "--batch_size=2", f"--output_dir={tmp_path / 'run'}",
@@ -283,7 +283,7 @@ def test_pretraining_command_on_a_tfds_name_through_mock_data(tmp_path, capsys):
     flags.FLAGS.unparse_flags()  # another test of this process may have parsed them
     argv = ["keras-dsmae-pretrain", "--dataset=tfds:imagenette/160px", "--image_size=96",
             "--epochs=1", "--steps_per_epoch=3", "--batch_size=2", f"--output_dir={tmp_path / 'run'}",
-            f"--model_overrides={json.dumps(TINY_WIDTHS)}", f"--jit_compile={'true' if compiles else 'auto'}"]
+            f"--model_overrides={json.dumps(TINY_JOB)}", f"--jit_compile={'true' if compiles else 'auto'}"]
     with tfds.testing.mock_data(num_examples=12), pytest.raises(SystemExit) as finished:
         command.main(argv)
     flags.FLAGS.unparse_flags()

@@ -16,7 +16,7 @@ import tensorflow_datasets as tfds
 
 from keras_dsmae import data
 from keras_dsmae.training import run_pretraining
-from tests.helpers.builders import TINY_AT_32
+from tests.helpers.builders import TINY_JOB_AT_32
 
 TRAIN_PER_FILE, TEST_EXAMPLES = 6, 10
 
@@ -68,7 +68,7 @@ def test_pretraining_job_reads_a_prepared_tfds_data_dir(cifar10_data_dir, tmp_pa
     _, history = run_pretraining(
         "cifar10", output_dir=str(tmp_path), data_dir=cifar10_data_dir, epochs=1,
         steps_per_epoch=2, batch_size=8, warmup_epochs=0, mixed_precision="float32",
-        model_overrides=TINY_AT_32, verbose=0,
+        model_overrides=TINY_JOB_AT_32, verbose=0,
     )
     assert np.isfinite(history.history["loss"]).all()
 

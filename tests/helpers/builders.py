@@ -5,14 +5,17 @@ import numpy as np
 
 import keras_dsmae
 
-# Widths and depths only: a model of this size trains a step in well under a
-# second on a CPU. Tests add the input size their data has.
-TINY_WIDTHS = dict(encoder_dim=32, encoder_depth=2, encoder_heads=2, decoder_dim=32, decoder_depth=1,
-                   decoder_heads=2, mlp_ratio=2.0)
-# 16×16 images in 4×4 patches (16 tokens), the default for in-process tests.
-TINY = dict(image_size=16, patch_size=4, num_channels=3, **TINY_WIDTHS)
-# The same 16 tokens on CIFAR-sized 32×32 images (8×8 patches).
-TINY_AT_32 = {**TINY, "image_size": 32, "patch_size": 8}
+# The widths of the one tiny size: a step trains in well under a second on a CPU.
+_WIDTHS = dict(encoder_dim=32, encoder_heads=2, decoder_dim=32, decoder_depth=1, decoder_heads=2, mlp_ratio=2.0)
+# In-process model tests: 16×16 images in 4×4 patches (16 tokens), two
+# encoder blocks (so that a layer average has blocks to average).
+TINY = dict(image_size=16, patch_size=4, num_channels=3, encoder_depth=2, **_WIDTHS)
+# Tests that run the whole job, often several times and in subprocesses,
+# where tracing and compiling the step is most of their time: the same
+# widths with one encoder block; the input size comes from the data or
+# preset, or is CIFAR's 32×32 in 8×8 patches (16 tokens again).
+TINY_JOB = dict(encoder_depth=1, **_WIDTHS)
+TINY_JOB_AT_32 = dict(image_size=32, patch_size=8, **TINY_JOB)
 
 
 def tiny_model(**overrides):

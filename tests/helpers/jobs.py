@@ -8,7 +8,7 @@ import tempfile
 import keras
 
 from keras_dsmae.training import PretrainingConfig, run_pretraining
-from tests.helpers.builders import TINY_AT_32
+from tests.helpers.builders import TINY_JOB_AT_32
 
 STEPS = 2  # steps per epoch of `pretrain`
 
@@ -27,7 +27,7 @@ def pretrain(output_dir, epochs, extra_callbacks=(), **settings):
     """
     config = PretrainingConfig(**{
         **dict(dataset="cifar10", output_dir=str(output_dir), epochs=epochs, steps_per_epoch=STEPS,
-               batch_size=8, warmup_epochs=1, model_overrides=TINY_AT_32, use_synthetic_data=True,
+               batch_size=8, warmup_epochs=1, model_overrides=TINY_JOB_AT_32, use_synthetic_data=True,
                synthetic_examples=64, reconstruction_every=2, mixed_precision="float32"),
         **settings,
     })

@@ -43,7 +43,7 @@ import keras_dsmae  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from keras_dsmae.layers import DeviceAugmentation, GaussianPatchNoise, RandomMasking  # noqa: E402
-from tests.helpers.builders import TINY  # noqa: E402
+from tests.helpers.builders import TINY, TINY_JOB  # noqa: E402
 
 IMAGES = np.random.RandomState(0).normal(size=(16, 16, 16, 3)).astype("float32")
 
@@ -141,7 +141,7 @@ def jax_losses():
 def _job_settings():
     return dict(output_dir=ARGUMENT, preset="dsmae_vit_tiny_cifar", steps_per_epoch=2,
                 batch_size=8, use_synthetic_data=True, synthetic_examples=32,
-                model_overrides={k: v for k, v in TINY.items() if k not in ("image_size", "patch_size")},
+                model_overrides=TINY_JOB,
                 reconstruction_every=1, verbose=0,
                 distribution="mirrored" if BACKEND == "tensorflow" else "data_parallel")
 
@@ -180,8 +180,7 @@ def tuning():
     search = run_search(
         "cifar10", max_trials=1, epochs=1, steps_per_epoch=2, batch_size=8,
         knn_reference_examples=16, knn_query_examples=8, directory=ARGUMENT,
-        use_synthetic_data=True, model_overrides={k: v for k, v in TINY.items()
-                                                  if k not in ("image_size", "patch_size")},
+        use_synthetic_data=True, model_overrides=TINY_JOB,
         distribution="mirrored" if BACKEND == "tensorflow" else "data_parallel", verbose=0)
     trials = list(search.oracle.trials.values())
     return {"statuses": [t.status for t in trials], "score": trials[0].score}

@@ -11,7 +11,7 @@ import pytest
 
 from keras_dsmae.optimizers import warmup_cosine_schedule
 from keras_dsmae.training import resolve_precision, run_pretraining
-from tests.helpers.builders import TINY_AT_32, to_numpy
+from tests.helpers.builders import TINY_JOB_AT_32, to_numpy
 from tests.helpers.jobs import STEPS, StopAtEpoch, finished_run, history_rows, pretrain
 from tests.helpers.paths import REPO
 
@@ -133,14 +133,14 @@ def test_example_script_runs_offline_with_flags(tmp_path):
         sys.executable, os.path.join(REPO, "examples", "pretrain_cifar100.py"),
         "--use_synthetic_data", "--epochs=1", "--steps_per_epoch=1", "--batch_size=8",
         f"--output_dir={tmp_path}", "--mask_ratio=0.5", "--noise_std=0.1",
-        "--model_overrides=" + json.dumps({k: v for k, v in TINY_AT_32.items() if k != "num_channels"}),
+        "--model_overrides=" + json.dumps(TINY_JOB_AT_32),
     ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "cifar100 with dsmae_vit_tiny_cifar" in result.stdout
     assert (tmp_path / "encoder.keras").exists() and (tmp_path / "history.csv").exists()
     run_config = json.loads((tmp_path / "run_config.json").read_text())
-    assert run_config["overrides"]["mask_ratio"] == 0.5 and run_config["overrides"]["encoder_depth"] == 2
+    assert run_config["overrides"]["mask_ratio"] == 0.5 and run_config["overrides"]["encoder_depth"] == 1
     bad = subprocess.run(command[:2] + ["--mixed_precision=fp8"], capture_output=True, text=True, cwd=REPO)
     assert bad.returncode != 0 and "mixed_precision" in bad.stderr and "Traceback" not in bad.stderr
 

@@ -13,7 +13,7 @@ import pytest
 from keras_dsmae.callbacks.run_checkpoint import TrainingDiverged
 from keras_dsmae.training.run_config import ConfigMismatch, RunRecordUnreadable
 from keras_dsmae.training.run_lock import LOCK_FILE, RunLocked
-from tests.helpers.builders import to_numpy
+from tests.helpers.builders import TINY_JOB_AT_32, to_numpy
 from tests.helpers.jobs import STEPS, finished_run, history_rows, pretrain
 from tests.helpers.paths import HELPERS, REPO
 
@@ -102,9 +102,7 @@ def test_the_job_exits_non_zero_and_names_the_last_good_state_when_it_diverges(t
         sys.executable, os.path.join(REPO, "examples", "pretrain_cifar10.py"), "--use_synthetic_data",
         "--epochs=2", "--steps_per_epoch=2", "--batch_size=8", "--learning_rate=1e12",
         "--warmup_epochs=0", f"--output_dir={tmp_path}", "--mixed_precision=float32",
-        "--model_overrides=" + json.dumps({"image_size": 32, "patch_size": 8, "encoder_dim": 32,
-                                           "encoder_depth": 1, "encoder_heads": 2, "decoder_dim": 32,
-                                           "decoder_depth": 1, "decoder_heads": 2}),
+        "--model_overrides=" + json.dumps(TINY_JOB_AT_32),
     ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
     assert result.returncode == 1, result.stdout[-2000:] + result.stderr[-2000:]

@@ -11,12 +11,12 @@ import pytest
 
 from keras_dsmae.tuning.hypermodel import OBJECTIVE, DSMAEHyperModel, validate_ranges
 from keras_dsmae.tuning.search import build_tuner, run_search
-from tests.helpers.builders import TINY_AT_32
+from tests.helpers.builders import TINY_JOB_AT_32
 from tests.helpers.paths import REPO
 from tuning.distributed_loopback import run_loopback
 
 QUICK = dict(epochs=1, steps_per_epoch=2, batch_size=8, knn_reference_examples=32,
-             knn_query_examples=16, use_synthetic_data=True, model_overrides=TINY_AT_32, verbose=0)
+             knn_query_examples=16, use_synthetic_data=True, model_overrides=TINY_JOB_AT_32, verbose=0)
 
 
 def test_bad_ranges_and_tuner_names_are_clear_errors():
@@ -36,7 +36,7 @@ def test_bad_ranges_and_tuner_names_are_clear_errors():
 
 def test_hypermodel_uses_the_ranges():
     hypermodel = DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, ranges={"noise_std": (0.1, 0.2)},
-                                 model_overrides=TINY_AT_32)
+                                 model_overrides=TINY_JOB_AT_32)
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
     assert hp.get("noise_std") == pytest.approx(0.1)  # a Float's default is its lower bound
@@ -52,7 +52,7 @@ def test_hypermodel_uses_the_ranges():
 
 def test_the_teacher_knobs_are_searched_and_can_be_fixed():
     hypermodel = DSMAEHyperModel(
-        "dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_AT_32,
+        "dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_JOB_AT_32,
         ranges={"feature_predictor_depth": (1, 1), "teacher_update_every": (4, 4)})
     hp = keras_tuner.HyperParameters()
     hp.Float("image_loss_weight", 0.0, 1.0, default=0.25)
@@ -78,7 +78,7 @@ def test_the_tune_command_takes_ranges_and_a_search_resumes_its_trials(tmp_path)
         argv = [sys.executable, os.path.join(REPO, "tuning", "search.py"), "--use_synthetic_data",
                 "--epochs=1", "--steps_per_epoch=2", "--batch_size=8", "--knn_reference_examples=32",
                 "--knn_query_examples=16", "--max_trials=1", f"--directory={tmp_path}",
-                f"--model_overrides={json.dumps(TINY_AT_32)}", f"--ranges={json.dumps(ranges)}"]
+                f"--model_overrides={json.dumps(TINY_JOB_AT_32)}", f"--ranges={json.dumps(ranges)}"]
         return subprocess.run(argv, capture_output=True, text=True, cwd=REPO, timeout=600)
 
     ranges = {"loss_weight": [0.5, 1.0], "feature_predictor_depth": [1, 1]}
@@ -89,7 +89,7 @@ def test_the_tune_command_takes_ranges_and_a_search_resumes_its_trials(tmp_path)
     assert "Traceback" not in refused.stderr
 
     [first] = keras_tuner.RandomSearch(
-        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_AT_32), objective=OBJECTIVE,
+        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_JOB_AT_32), objective=OBJECTIVE,
         directory=str(tmp_path), project_name="dsmae_cifar10", overwrite=False).oracle.trials.values()
     tuner = run_search("cifar10", tuner="random", max_trials=2, directory=str(tmp_path),
                        ranges={name: tuple(bounds) for name, bounds in ranges.items()}, **QUICK)
@@ -122,7 +122,7 @@ def test_a_ranges_flag_that_is_not_a_json_object_is_refused_naming_it():
 def test_distributed_search_with_a_chief_and_two_workers_on_loopback(tmp_path):
     args = ["--use_synthetic_data", "--epochs=1", "--steps_per_epoch=1", "--batch_size=8",
             "--knn_reference_examples=32", "--knn_query_examples=16",
-            f"--model_overrides={json.dumps(TINY_AT_32)}"]
+            f"--model_overrides={json.dumps(TINY_JOB_AT_32)}"]
     results = run_loopback(str(tmp_path), workers=2, max_trials=2, search_args=args, timeout=600)
     for tuner_id, (code, output) in results.items():
         assert code == 0, f"{tuner_id} failed:\n{output[-3000:]}"
@@ -147,7 +147,7 @@ def test_bad_search_arguments_are_refused_before_any_trial(tmp_path, argument, v
 
 def test_model_overrides_that_cannot_build_are_refused_before_any_trial():
     with pytest.raises(ValueError, match=r"encoder_dim.*encoder_heads"):
-        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides={**TINY_AT_32, "encoder_heads": 3})
+        DSMAEHyperModel("dsmae_vit_tiny_cifar", None, None, model_overrides={**TINY_JOB_AT_32, "encoder_heads": 3})
 
 
 def test_a_search_whose_every_trial_failed_raises(tmp_path):
