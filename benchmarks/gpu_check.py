@@ -106,7 +106,8 @@ def peer_command(preset, batch_size, precisions, json_out, peak, backends, peer_
     if peak:
         command.append(f"--peak_tflops={peak}")
     if FLAGS.smoke:
-        command += ["--steps=2", "--rounds=1", "--warmup_steps=1", f"--overrides={json.dumps(TINY)}",
+        # A small matmul probe: bfloat16 on a CPU without native bfloat16 took minutes at 2048.
+        command += ["--steps=2", "--rounds=1", "--warmup_steps=1", f"--overrides={json.dumps(TINY)}", "--matmul_size=256",
                     "--nopeer_compile", "--compiled_backends="]
     else:
         command += ["--steps=10", "--rounds=2", "--warmup_steps=3"]

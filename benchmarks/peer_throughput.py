@@ -55,6 +55,7 @@ flags.DEFINE_string("json_out", None, "Also write the figures as JSON to this fi
 flags.DEFINE_bool("peer_compile", False, "Also measure lightly under torch.compile.")
 flags.DEFINE_list("compiled_backends", [], "Backends also measured with jit_compile=True.")
 flags.DEFINE_float("peak_tflops", None, "The device's peak TFLOP/s at the precision, for an MFU column.")
+flags.DEFINE_integer("matmul_size", 2048, "Side of the square matmul that measures the machine's FLOP/s.")
 flags.DEFINE_string("overrides", "{}", "JSON of DSMAE arguments that change the preset (both sides).")
 flags.DEFINE_string("worker", None, "Internal: 'lightly' or 'keras' (serve timing requests).")
 flags.DEFINE_string("precision", "float32", "Internal: the worker's precision.")
@@ -120,7 +121,8 @@ def keras_worker(config, precision):
                   callbacks=callbacks)
         return list(np.diff(timer.ends))
 
-    def matmul_flops(size=2048, repeats=5):
+    def matmul_flops(size=None, repeats=5):
+        size = size or FLAGS.matmul_size
         dtype = "bfloat16" if precision == "bfloat16" else "float32"
         a = keras.random.normal((size, size), dtype=dtype)
         b = keras.random.normal((size, size), dtype=dtype)
@@ -231,7 +233,8 @@ def lightly_worker(config, precision):
             times.append(time.perf_counter() - start)
         return times
 
-    def matmul_flops(size=2048, repeats=5):
+    def matmul_flops(size=None, repeats=5):
+        size = size or FLAGS.matmul_size
         dtype = torch.bfloat16 if autocast else torch.float32
         a = torch.randn(size, size, dtype=dtype, device=device)
         b = torch.randn(size, size, dtype=dtype, device=device)
@@ -281,7 +284,7 @@ class Worker:
         command = [sys.executable, os.path.abspath(__file__), f"--worker={side}",
                    f"--precision={precision}", f"--compiled={compiled}"] + [
             f"--{name}={FLAGS[name].value}"
-            for name in ("preset", "batch_size", "warmup_steps", "overrides")]
+            for name in ("preset", "batch_size", "warmup_steps", "overrides", "matmul_size")]
         # Several workers share one GPU: none may take all of its memory up front.
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3",
                "XLA_PYTHON_CLIENT_PREALLOCATE": "false", "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
