@@ -48,9 +48,9 @@ def take_knobs(kwargs):
     """Remove the method knobs from `kwargs` (a constructor's `**kwargs`)
     and return them, `{name: value}`, defaults filled in; an old knob name
     (`RENAMED_KNOBS`) counts as its current one."""
-    renamed = current_names({name: kwargs.pop(name) for name in [*RENAMED_KNOBS, *RENAMED_KNOBS.values()]
-                             if name in kwargs})
-    kwargs.update(renamed)
+    current = current_names(kwargs)
+    kwargs.clear()
+    kwargs.update(current)
     return {name: kwargs.pop(name, knob.default) for name, knob in method_knobs().items()}
 
 
