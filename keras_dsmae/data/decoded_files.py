@@ -81,7 +81,8 @@ def decoded_images(paths_and_labels, skipped, deterministic=True):
     raising on) files that do not decode, as `skipped` says.
 
     Args:
-        paths_and_labels: `tf.data.Dataset` of `(string path, int label)`.
+        paths_and_labels: `tf.data.Dataset` of `(string path, label)`; the
+            label may be any structure (it is passed through).
         skipped: a `SkippedFiles`.
         deterministic: keep the input order (decoding runs in parallel
             either way).

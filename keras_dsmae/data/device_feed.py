@@ -18,9 +18,12 @@ where, and data sets that stay on the device.
   measurement behind it).
 """
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
+from keras_dsmae.data.epoch_stream import EpochStream, TrainingPasses
 from keras_dsmae.models.device_input import DeviceInput
 from keras_dsmae.utils import validation
 
@@ -61,11 +64,10 @@ def materialize(dataset, batch_size=4096):
     return np.concatenate(images), np.concatenate(labels)
 
 
-def seed_words(seed):
-    """A `(2,)` int64 stateless seed from an int seed; None draws one."""
-    if seed is None:
-        seed = int(np.random.randint(0, 2**31 - 1))
-    return tf.constant([seed, 0], tf.int64)
+def int_seed(seed):
+    """`seed`, or (None) one drawn at random: the int every pass key of a
+    training pipeline is drawn from."""
+    return int(np.random.randint(0, 2**31 - 1)) if seed is None else int(seed)
 
 
 def check_batch_size(batch_size, num_examples):
@@ -81,29 +83,18 @@ def check_batch_size(batch_size, num_examples):
         )
 
 
-def epoch_order(num_examples, batch_size, seed):
-    """Index batches from one permutation per epoch, fixed by (seed, epoch).
-
-    Returns:
-        `(dataset, start_at_epoch)`: an endless `tf.data.Dataset` of `(B,)`
-        int32 batches, epoch after epoch (each epoch drops its last partial
-        batch), and a callable that sets the epoch the next iterator starts
-        at (`fit` calls it with its first epoch, so a resumed run continues
-        the order of the run it resumes).
-    """
+def index_passes(num_examples, batch_size, seed):
+    """`TrainingPasses` of `(B,)` int32 index batches, each pass one
+    permutation of `range(num_examples)` fixed by its key (the last partial
+    batch dropped)."""
     check_batch_size(batch_size, num_examples)
-    words = seed_words(seed)
-    with tf.device("/CPU:0"):
-        first_epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
 
-    def one_epoch(epoch):
+    def make(key, skip):
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(num_examples, dtype=tf.int32), seed=words + tf.stack([tf.constant(0, tf.int64), epoch]))
-        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size, drop_remainder=True)
+            tf.range(num_examples, dtype=tf.int32), seed=tf.stack([key, tf.constant(0, tf.int64)]))
+        return tf.data.Dataset.from_tensor_slices(order[skip:]).batch(batch_size, drop_remainder=True)
 
-    epochs = tf.data.Dataset.counter().map(lambda count: count + first_epoch.read_value())
-    dataset = epochs.flat_map(one_epoch)
-    return dataset, lambda epoch: first_epoch.assign(int(epoch))
+    return TrainingPasses(make, batch_size, num_examples // batch_size * batch_size, int_seed(seed))
 
 
 def resident_pipeline(images, labels, *, batch_size, image_size, normalization, crop_scale, seed,
@@ -117,16 +108,22 @@ def resident_pipeline(images, labels, *, batch_size, image_size, normalization, 
         other arguments: see `pipeline.build_pipeline`.
 
     Returns:
-        the endless index dataset (of `(indices, labels)` with labels),
-        with `device_input` (what the model does with the indices) and
-        `batches_per_epoch` (`N // batch_size`) attached.
+        the endless index dataset (of `(indices, labels)` with labels), one
+        permutation per epoch fixed by (seed, epoch), with `device_input`
+        (what the model does with the indices; `fit` tells it the epoch to
+        start at), `batches_per_epoch` (`N // batch_size`) and
+        `training_passes` attached.
     """
-    dataset, start_at_epoch = epoch_order(len(images), batch_size, seed)
+    passes = index_passes(len(images), batch_size, seed)
     if with_labels:
         label_table = tf.constant(np.asarray(labels).astype("int32"))
-        dataset = dataset.map(lambda indices: (indices, tf.gather(label_table, indices)))
-    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+        indices_of = passes.make
+        passes = dataclasses.replace(passes, make=lambda key, skip: indices_of(key, skip).map(
+            lambda indices: (indices, tf.gather(label_table, indices))))
+    stream = EpochStream(passes, len(images) // batch_size)
+    dataset = stream.dataset()
     dataset.device_input = device_input(image_size, normalization, crop_scale,
-                                        resident_images=images, start_at_epoch=start_at_epoch)
+                                        resident_images=images, start_at_epoch=stream.start_at)
     dataset.batches_per_epoch = len(images) // batch_size
+    dataset.training_passes = passes
     return dataset

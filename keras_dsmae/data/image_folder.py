@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from keras_dsmae.data.decoded_files import ON_ERROR, SkippedFiles, decoded_images
 from keras_dsmae.data.file_listing import list_image_files
+from keras_dsmae.data.epoch_stream import keyed_shuffle
 from keras_dsmae.data.pipeline import build_pipeline
 from keras_dsmae.data.statistics import image_statistics
 from keras_dsmae.utils import validation
@@ -87,14 +88,19 @@ def folder_pipeline(paths, labels, *, image_size, num_channels, normalization, b
     labels = labels if labels is not None else np.zeros(len(paths), np.int64)
     source = tf.data.Dataset.from_tensor_slices((list(paths), labels))
     shuffle_names = training and not cache
-    if shuffle_names:
-        source = source.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    decoded = decoded_images(source, skipped)
+
+    def shuffled_pass(key, skip):  # names shuffled and the consumed ones left out, then decoded
+        names = keyed_shuffle(source, len(paths), key).enumerate().skip(skip)
+        named = names.map(lambda index, example: (example[0], (example[1], index)))
+        return decoded_images(named, skipped).map(lambda image, label_and_index: (image, *label_and_index))
+
     dataset = build_pipeline(
-        decoded, image_size=image_size, num_channels=num_channels, normalization=normalization,
-        batch_size=batch_size, training=training, with_labels=with_labels, crop_scale=crop_scale,
-        seed=seed, cache=bool(cache), num_examples=len(paths),
+        decoded_images(source, skipped), image_size=image_size, num_channels=num_channels,
+        normalization=normalization, batch_size=batch_size, training=training, with_labels=with_labels,
+        crop_scale=crop_scale, seed=seed, cache=bool(cache), num_examples=len(paths),
         shuffle_buffer=0 if shuffle_names else 10_000, augment_on=augment_on,
+        ordered_passes=shuffled_pass if shuffle_names else None,
+        exact_num_examples=False,  # undecodable files are left out on the way
     )
     # Skipped files make a pass shorter than the listing says; DSMAE.fit
     # repeats the data and counts epochs in batches of the listing.

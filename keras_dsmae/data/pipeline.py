@@ -6,11 +6,14 @@ them to the model's size and channels, caches, shuffles, augments,
 normalises, batches and prefetches.
 """
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
 from keras_dsmae.data import device_feed
-from keras_dsmae.data.augmentation import pretraining_augmentation, random_resized_crop, seed_stream
+from keras_dsmae.data.augmentation import pretraining_augmentation, random_resized_crop
+from keras_dsmae.data.epoch_stream import TrainingPasses, keyed_shuffle, one_pass_per_iteration
 from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.utils import validation
 from keras_dsmae.utils.distribution import process_count
@@ -91,6 +94,8 @@ def build_pipeline(
     shuffle_buffer=10_000,
     num_examples=None,
     augment_on="host",
+    ordered_passes=None,
+    exact_num_examples=True,
 ):
     """Turn `(image, label)` elements into model-ready batches.
 
@@ -112,13 +117,25 @@ def build_pipeline(
         augment_on: where the training augmentation runs: "host", "device"
             or "auto" (see `keras_dsmae.data.device_feed`); evaluation
             pipelines (`training=False`) are always finished on the host.
+        ordered_passes: for training, instead of a shuffle buffer over
+            `source`: `ordered_passes(key, skip)` gives one pass in its own
+            order as `(image, label, index)` elements from example `skip` on
+            (e.g. file names shuffled by `key`, then decoded).
+        exact_num_examples: `num_examples` is exactly what a pass yields, by
+            construction (arrays, generated data): the dataset then has a
+            known length, and a resumed run leaves out the examples it
+            consumed before augmenting them (see
+            `epoch_stream.TrainingPasses`). TFDS' counts are not trusted
+            (mock data, partial downloads), and read-and-dropped instead.
 
     Returns:
         `tf.data.Dataset` of `(B, H, W, C)` float32 normalised images, or of
         `((B, H, W, C), (B,))` with labels. On the device: of `(B, H0, W0,
         C)` uint8 images, or of `(B,)` int32 indices when the images stay
         on the device, with `dataset.device_input` telling `DSMAE.fit`
-        how to finish them.
+        how to finish them. A training dataset is one pass (a new order for
+        each iterator) and carries `training_passes`, from which
+        `epoch_stream.EpochStream` makes epochs that a resume continues.
     """
     image_size = validation.check_image_size("image_size", image_size)
     validation.check_int("batch_size", batch_size, minimum=1)
@@ -138,41 +155,78 @@ def build_pipeline(
         return tf.image.convert_image_dtype(image, tf.uint8, saturate=True), label
 
     dataset = source.map(standardize, num_parallel_calls=AUTOTUNE)
+    passes = _PassSettings(batch_size=batch_size, seed=device_feed.int_seed(seed), shuffle_buffer=shuffle_buffer,
+                           ordered=ordered_passes and _standardized(ordered_passes, standardize),
+                           examples_per_pass=(num_examples // batch_size * batch_size
+                                              if (exact_num_examples or ordered_passes) and num_examples
+                                              and num_examples > 0 else None))
     if on_device:
-        return _device_pipeline(dataset, image_size=image_size, num_channels=num_channels,
-                                normalization=normalization,
-                                batch_size=batch_size, with_labels=with_labels, crop_scale=(low, high),
-                                seed=seed, cache=cache, shuffle_buffer=shuffle_buffer,
-                                num_examples=num_examples)
+        return _device_pipeline(dataset, passes, image_size=image_size, num_channels=num_channels,
+                                normalization=normalization, with_labels=with_labels, crop_scale=(low, high),
+                                cache=cache, num_examples=num_examples)
     if should_cache(cache, num_examples, image_size, num_channels):
         dataset = dataset.cache()
-    if training:
-        if shuffle_buffer:
-            dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-        dataset = tf.data.Dataset.zip((dataset, seed_stream(seed)))
-
-        def augment(example, element_seed):
-            image, label = example
-            image = pretraining_augmentation(
-                to_unit_float(image), element_seed, image_size, (low, high)
-            )
-            return image, label
-
-        dataset = dataset.map(augment, num_parallel_calls=AUTOTUNE)
-    else:
-        dataset = dataset.map(lambda i, l: (to_unit_float(i), l), num_parallel_calls=AUTOTUNE)
 
     def finish(image, label):
         image = tf.ensure_shape(normalization.apply(image), (*image_size, num_channels))
         return (image, tf.cast(label, tf.int32)) if with_labels else image
 
-    dataset = dataset.map(finish, num_parallel_calls=AUTOTUNE)
-    dataset = dataset.batch(batch_size, drop_remainder=training)
+    if training:
+        def prepare(image, label, element_seed):
+            return finish(pretraining_augmentation(to_unit_float(image), element_seed, image_size, (low, high)),
+                          label)
+
+        return _training_batches(dataset, passes, prepare)
+    dataset = dataset.map(lambda i, l: finish(to_unit_float(i), l), num_parallel_calls=AUTOTUNE)
+    dataset = dataset.batch(batch_size, drop_remainder=False)
     return dataset.prefetch(AUTOTUNE)
 
 
-def _device_pipeline(dataset, *, image_size, num_channels, normalization, batch_size, with_labels,
-                     crop_scale, seed, cache, shuffle_buffer, num_examples):
+@dataclasses.dataclass(frozen=True)
+class _PassSettings:
+    """How `build_pipeline` orders a training pass (see its arguments)."""
+
+    batch_size: int
+    seed: int
+    shuffle_buffer: int
+    ordered: object
+    examples_per_pass: object
+
+
+def _standardized(ordered_passes, standardize):
+    def make(key, skip):
+        return ordered_passes(key, skip).map(lambda image, label, index: (*standardize(image, label), index),
+                                             num_parallel_calls=AUTOTUNE)
+    return make
+
+
+def _training_batches(examples, settings, prepare):
+    """One training pass of `examples` (`(uint8 image, label)`), each image
+    made by `prepare(image, label, (2,) seed)`, as `TrainingPasses`; returns
+    the one-pass dataset carrying them as `training_passes`."""
+
+    def make(key, skip):
+        if settings.ordered is not None:
+            ordered = settings.ordered(key, skip)
+        else:
+            shuffled = keyed_shuffle(examples, settings.shuffle_buffer, key) if settings.shuffle_buffer else examples
+            ordered = shuffled.enumerate().skip(skip).map(lambda index, example: (*example, index))
+        prepared = ordered.map(lambda image, label, index: prepare(image, label, tf.stack([key, index])),
+                               num_parallel_calls=AUTOTUNE)
+        return prepared.batch(settings.batch_size, drop_remainder=True)
+
+    passes = TrainingPasses(make, settings.batch_size, settings.examples_per_pass, settings.seed)
+    dataset = one_pass_per_iteration(passes)
+    if settings.examples_per_pass and settings.ordered is None:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(
+            settings.examples_per_pass // settings.batch_size))
+    dataset = dataset.prefetch(AUTOTUNE)
+    dataset.training_passes = passes
+    return dataset
+
+
+def _device_pipeline(dataset, passes, *, image_size, num_channels, normalization, with_labels,
+                     crop_scale, cache, num_examples):
     """`build_pipeline`'s training batches with the augmentation left to
     the device: resident indices, uint8 originals of one size, or (mixed
     sizes) uint8 crops made on the host."""
@@ -186,31 +240,22 @@ def _device_pipeline(dataset, *, image_size, num_channels, normalization, batch_
               f"them on the device", flush=True)
         images, labels = device_feed.materialize(dataset)
         return device_feed.resident_pipeline(
-            images, labels, batch_size=batch_size, image_size=image_size,
-            normalization=normalization, crop_scale=crop_scale, seed=seed, with_labels=with_labels)
+            images, labels, batch_size=passes.batch_size, image_size=image_size,
+            normalization=normalization, crop_scale=crop_scale, seed=passes.seed, with_labels=with_labels)
     if should_cache(cache, num_examples, image_size, num_channels):
         dataset = dataset.cache()
-    if shuffle_buffer:
-        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
-    if not fixed_size:  # crops come from the originals, on the host
-        dataset = tf.data.Dataset.zip((dataset, seed_stream(seed)))
-
-        def crop(example, element_seed):
-            image, label = example
-            image = random_resized_crop(to_unit_float(image), element_seed, image_size, crop_scale)
-            return tf.image.convert_image_dtype(image, tf.uint8, saturate=True), label
-
-        dataset = dataset.map(crop, num_parallel_calls=AUTOTUNE)
     shape = (*image_size, num_channels) if not fixed_size else image_shape
 
-    def finish(image, label):
+    def prepare(image, label, element_seed):
+        if not fixed_size:  # crops come from the originals, on the host
+            image = random_resized_crop(to_unit_float(image), element_seed, image_size, crop_scale)
+            image = tf.image.convert_image_dtype(image, tf.uint8, saturate=True)
         image = tf.ensure_shape(image, shape)
         return (image, tf.cast(label, tf.int32)) if with_labels else image
 
-    dataset = dataset.map(finish, num_parallel_calls=AUTOTUNE)
-    dataset = dataset.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
-    dataset.device_input = device_feed.device_input(image_size, normalization, crop_scale, crop=fixed_size)
-    return dataset
+    batches = _training_batches(dataset, passes, prepare)
+    batches.device_input = device_feed.device_input(image_size, normalization, crop_scale, crop=fixed_size)
+    return batches
 
 
 def _check_normalization(normalization, num_channels):

@@ -88,7 +88,7 @@ class TfdsSource(ImageSource):
             normalization=normalization, batch_size=batch_size, training=True, with_labels=False,
             seed=seed, cache=cache, num_examples=count,
             shuffle_buffer=shuffle_buffer_for(self.native_image_size, num_channels),
-            augment_on=augment_on,
+            augment_on=augment_on, exact_num_examples=False,
         )
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):

@@ -50,9 +50,11 @@ def load_tfds_split(name, split, data_dir=None, *, as_supervised=True, **load_kw
 
 
 def read_config(seed=None, shard=None):
-    """`tfds.ReadConfig` with a file-shuffle seed, and, for `shard=(count,
-    index)`, this process's share of the data set's files (TFDS shards
-    before decoding)."""
+    """`tfds.ReadConfig` with a file-shuffle seed (one file order for every
+    pass: the training pipeline shuffles the examples of each pass from its
+    own key, so that a resumed run can continue the order), and, for
+    `shard=(count, index)`, this process's share of the data set's files
+    (TFDS shards before decoding)."""
     import tensorflow as tf
     import tensorflow_datasets as tfds
 
@@ -60,7 +62,7 @@ def read_config(seed=None, shard=None):
     if shard is not None:
         count, index = shard
         context = tf.distribute.InputContext(num_input_pipelines=count, input_pipeline_id=index)
-    return tfds.ReadConfig(shuffle_seed=seed, input_context=context)
+    return tfds.ReadConfig(shuffle_seed=seed, shuffle_reshuffle_each_iteration=False, input_context=context)
 
 
 def _source(spec, split, data_dir, use_synthetic_data, synthetic_examples, seed, shard=None):
@@ -182,6 +184,7 @@ def _pipeline(spec, split, batch_size, *, training, with_labels, data_dir, crop_
         cache=cache,
         num_examples=count if count is not None else known_examples,
         augment_on=augment_on,
+        exact_num_examples=count is not None,  # generated; TFDS' own counts may not match (mock data)
     )
 
 
