@@ -4,8 +4,9 @@ import os
 
 import keras
 
-from keras_dsmae.plotting import save_reconstruction_grid
+from keras_dsmae.callbacks.loop_state import random_streams_kept
 from keras_dsmae.callbacks.periodic import due_this_epoch
+from keras_dsmae.plotting import save_reconstruction_grid
 from keras_dsmae.utils import validation
 
 
@@ -34,7 +35,8 @@ class ReconstructionGrid(keras.callbacks.Callback):
         if not due_this_epoch(epoch, self.every_n_epochs, self.params.get("epochs")):
             return
         path = os.path.join(self.directory, f"epoch_{epoch + 1:03d}.png")
-        save_reconstruction_grid(
-            self.model, self.images, path, self.normalization, title=f"epoch {epoch + 1}"
-        )
+        with random_streams_kept(self.model):  # a picture must not change what training draws next
+            save_reconstruction_grid(
+                self.model, self.images, path, self.normalization, title=f"epoch {epoch + 1}"
+            )
         self.saved.append(path)

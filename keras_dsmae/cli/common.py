@@ -11,6 +11,7 @@ from keras_dsmae.data.catalog import DATASETS
 from keras_dsmae.data.normalization import Normalization
 from keras_dsmae.training.pretraining_config import PretrainingConfig
 from keras_dsmae.utils.settings import define_flags, json_object
+from keras_dsmae.utils.stop_signals import RunPreempted
 
 FLAGS = flags.FLAGS
 
@@ -83,9 +84,14 @@ def exit_on_failure(job):
     """Run `job()`; on a `ValueError` (bad argument or data, changed
     configuration) or a `RuntimeError` (divergence, unreadable data) print
     `error: <message>` to stderr and exit with status 1, without a
-    traceback."""
+    traceback. A run stopped by a signal after saving its state
+    (`RunPreempted`) prints where, and exits with `128 + signal`
+    (143 for SIGTERM)."""
     try:
         return job()
+    except RunPreempted as stopped:
+        print(f"keras_dsmae: {stopped}", file=sys.stderr, flush=True)
+        sys.exit(stopped.exit_status)
     except (ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         sys.exit(1)

@@ -9,6 +9,7 @@ import keras
 from absl import app, flags
 
 from keras_dsmae import evaluation, models  # noqa: F401  (models: registers the layers for loading)
+from keras_dsmae.callbacks.run_checkpoint import RunCheckpoint, TrainingDiverged
 from keras_dsmae.cli.common import (
     define_data_flags,
     define_normalization_flag,
@@ -18,6 +19,7 @@ from keras_dsmae.cli.common import (
 )
 from keras_dsmae.data.labelled_sources import evaluation_forms, evaluation_splits
 from keras_dsmae.utils.atomic_write import atomic_path, write_json
+from keras_dsmae.utils.stop_signals import stop_on_signals
 
 FLAGS = flags.FLAGS
 
@@ -76,13 +78,21 @@ def _finetune(argv):
     del argv
     encoder = load_encoder(FLAGS.encoder)
     train, test, num_classes = splits(encoder, training=True)
-    result = evaluation.fine_tune(
-        encoder, train, test, num_classes, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate, warmup_epochs=FLAGS.warmup_epochs,
-        weight_decay=FLAGS.weight_decay, layer_decay=FLAGS.layer_decay,
-        drop_path_rate=FLAGS.drop_path, mixup_alpha=FLAGS.mixup, cutmix_alpha=FLAGS.cutmix,
-        label_smoothing=FLAGS.label_smoothing, seed=FLAGS.seed,
-    )
+    # A preempted or killed fine-tuning resumes from its newest checkpoint on a rerun (a
+    # mid-epoch one runs its epoch again from the start); a signal saves and exits 143.
+    with stop_on_signals() as stop_request:
+        checkpoint = RunCheckpoint(os.path.join(FLAGS.output_dir, "checkpoints"),
+                                   every_minutes=FLAGS.checkpoint_every_minutes or None,
+                                   stop_request=stop_request)
+        result = evaluation.fine_tune(
+            encoder, train, test, num_classes, epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
+            learning_rate=FLAGS.learning_rate, warmup_epochs=FLAGS.warmup_epochs,
+            weight_decay=FLAGS.weight_decay, layer_decay=FLAGS.layer_decay,
+            drop_path_rate=FLAGS.drop_path, mixup_alpha=FLAGS.mixup, cutmix_alpha=FLAGS.cutmix,
+            label_smoothing=FLAGS.label_smoothing, seed=FLAGS.seed, callbacks=[checkpoint],
+        )
+    if checkpoint.diverged:
+        raise TrainingDiverged(f"Fine-tuning diverged: {checkpoint.diverged}; classifier.keras was not written.")
     with atomic_path(os.path.join(FLAGS.output_dir, "classifier.keras")) as partial:
         result.model.save(partial)
     write_json(os.path.join(FLAGS.output_dir, "finetune_history.json"),
@@ -96,6 +106,8 @@ def finetune_main():
     flags.DEFINE_integer("epochs", 100, "Fine-tuning epochs.")
     flags.DEFINE_float("learning_rate", 1e-3, "Base rate, scaled by batch_size / 256.")
     flags.DEFINE_float("warmup_epochs", 5, "Linear warm-up epochs.")
+    flags.DEFINE_float("checkpoint_every_minutes", 30.0, "Also checkpoint within an epoch after this many "
+                       "minutes since the last save (0: at epoch ends only); a rerun resumes.")
     flags.DEFINE_float("weight_decay", 0.05, "AdamW weight decay.")
     flags.DEFINE_float("layer_decay", 0.75, "Layer-wise learning-rate decay.")
     flags.DEFINE_float("drop_path", 0.1, "Stochastic depth of the last block.")

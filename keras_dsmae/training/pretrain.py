@@ -17,12 +17,14 @@ from keras_dsmae.callbacks.run_checkpoint import RunCheckpoint, TrainingDiverged
 from keras_dsmae.callbacks.skipped_files_report import SkippedFilesReport
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 from keras_dsmae.data.cardinality import batches_per_epoch
+from keras_dsmae.data.epoch_stream import EpochStream
 from keras_dsmae.models import DSMAE
 from keras_dsmae.optimizers.pretraining import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.plotting import save_history_plot
 from keras_dsmae.training.distribution import resolve_distribution
 from keras_dsmae.training.precision import resolve_precision
 from keras_dsmae.training.pretraining_config import PretrainingConfig
+from keras_dsmae.training.resumable_fit import fit_resumable
 from keras_dsmae.training.run_lock import run_lock
 from keras_dsmae.training.run_config import (
     model_signature,
@@ -33,6 +35,7 @@ from keras_dsmae.training.run_config import (
 from keras_dsmae.utils import validation
 from keras_dsmae.utils.atomic_write import atomic_path
 from keras_dsmae.utils.finite import non_finite_variables
+from keras_dsmae.utils.stop_signals import stop_on_signals
 
 CHECKPOINT_DIR = "checkpoints"
 DEFAULT_IMAGE_SIZE = 224  # for data whose images have mixed sizes
@@ -97,7 +100,11 @@ def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **set
         with contextlib.ExitStack() as stack:
             files_dir = output_dir if chief else stack.enter_context(
                 tempfile.TemporaryDirectory(prefix="keras_dsmae_not_chief_"))
-            checkpoint = RunCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR), writes=chief)
+            stop_request = stack.enter_context(stop_on_signals())
+            checkpoint = RunCheckpoint(os.path.join(output_dir, CHECKPOINT_DIR), writes=chief,
+                                       every_steps=config.checkpoint_every_steps,
+                                       every_minutes=config.checkpoint_every_minutes or None,
+                                       stop_request=stop_request)
             settings = dict(
                 config.recorded(), preset=preset, steps_per_epoch=steps, overrides=overrides,
                 dtype_policy=policy, image_size=list(image_size),
@@ -113,7 +120,7 @@ def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **set
             display = source.display_images(8, image_size=image_size, num_channels=num_channels,
                                             normalization=normalization, seed=config.seed)
             callbacks = [
-                TeacherEMA(),
+                TeacherEMA(total_steps=config.epochs * steps),
                 HistoryCSV(history_path),
                 checkpoint,
                 keras.callbacks.TerminateOnNaN(),
@@ -130,11 +137,13 @@ def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **set
             device_input = getattr(train, "device_input", None)
             _announce(config, model, preset, overrides, policy, distributed, steps, output_dir, device_input)
             start = time.time()
+            # Each epoch's batches are a function of (seed, epoch): a resumed run reads on from
+            # its checkpoint's step exactly (fit_resumable positions the stream).
+            stream = EpochStream(train.training_passes, steps, device_input=device_input and
+                                 dataclasses.replace(device_input, start_at_epoch=None))
             with distributed.fit_scope(), _undecodable_files_named(source):
-                repeated = train.repeat()
-                repeated.device_input = device_input  # DSMAE.fit finishes the batches on the device
-                history = model.fit(repeated, epochs=config.epochs, steps_per_epoch=steps,
-                                    callbacks=callbacks, verbose=verbose)
+                history = fit_resumable(model, stream, epochs=config.epochs, callbacks=callbacks,
+                                        verbose=verbose)
             _raise_if_diverged(checkpoint, output_dir)
             export_encoder(model.encoder, os.path.join(files_dir, "encoder.keras"))
             if os.path.exists(history_path):

@@ -135,6 +135,12 @@ class PretrainingConfig:
         "auto", "Data-parallel engine: auto, none, mirrored (TensorFlow, one host), data_parallel "
         "(JAX); see keras_dsmae.training.distribution. --batch_size is the global batch.",
         flag="enum", choices=DISTRIBUTIONS)
+    checkpoint_every_minutes: float = setting(
+        30.0, "Also checkpoint within an epoch when this many minutes passed since the last save "
+        "(bounds what a kill loses); 0: at epoch ends only.", flag="float", check=in_range(0.0))
+    checkpoint_every_steps: int = setting(
+        None, "Also checkpoint every N steps within an epoch; default: by time only.", flag="integer",
+        check=at_least(1, optional=True))
     reconstruction_every: int = setting(
         5, "Reconstruction grid every N epochs.", flag="integer", check=at_least(1))
     knn_every: int = setting(

@@ -8,9 +8,13 @@ process is removed by `remove_partials` (or replaced by the next write).
 """
 
 import contextlib
+import errno
+import gc
 import json
 import os
 import shutil
+import sys
+import traceback
 
 PARTIAL_PREFIX = ".partial-"
 
@@ -53,12 +57,51 @@ def _sync(path):
             os.fsync(file.fileno())
 
 
+class WriteFailed(RuntimeError):
+    """A file or folder could not be written (a full disk, no permission,
+    an I/O error); what was at its path before is unchanged.
+
+    Attributes:
+        path: what was being written.
+        errno: the operating system's error number (e.g. `errno.ENOSPC`).
+    """
+
+    def __init__(self, path, error, advice=""):
+        self.path, self.errno = path, error.errno
+        code = errno.errorcode.get(error.errno, "unknown error")
+        reason = f"{error.strerror or error} ({code})"
+        if error.errno == errno.ENOSPC:
+            reason += f": the disk is full, {_free_mib(path):.1f} MiB free on the file system of {os.path.dirname(path)}"
+        super().__init__(f"Could not write {path}: {reason}. What was there before is unchanged. {advice}".rstrip())
+
+
+def _free_mib(path):
+    try:
+        stats = os.statvfs(os.path.dirname(path))
+    except OSError:
+        return float("nan")
+    return stats.f_bavail * stats.f_frsize / 1024**2
+
+
+def _release_handles(error):
+    """Free now, quietly, the file handles a failed writer left open: h5py's,
+    released later (at exit) after a write error, crashed the process."""
+    traceback.clear_frames(error.__traceback__)
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: None
+    try:
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a partial path to write `path`'s new content to (a file, or a
     folder the caller creates and fills); when the block ends normally,
     that content replaces `path` whole. When the block raises, the partial
-    is removed and `path` is left as it was.
+    is removed and `path` is left as it was; an `OSError` (a full disk, no
+    permission) becomes a `WriteFailed` that names `path` and the error.
 
     `path` may be a file or a folder; an existing folder at `path` is
     replaced (deleted, then the new one renamed in).
@@ -75,6 +118,10 @@ def atomic_path(path):
         if os.path.isdir(final) and not os.path.islink(final):
             shutil.rmtree(final)
         os.replace(partial, final)
+    except OSError as error:
+        _release_handles(error)
+        _remove(partial)
+        raise WriteFailed(final, error) from None
     except BaseException:
         _remove(partial)
         raise

@@ -61,3 +61,15 @@ def variable_creation_scope(model):
     if keras.backend.backend() == "tensorflow" and strategy is not None:
         return strategy.scope()
     return contextlib.nullcontext()
+
+
+def largest_over_processes(value):
+    """The largest of the int `value` over the processes of the run (a
+    collective: every process must call it at the same point); `value`
+    itself in one process."""
+    if process_count() == 1:
+        return int(value)
+    import numpy as np
+    from jax.experimental import multihost_utils
+
+    return int(np.max(multihost_utils.process_allgather(np.asarray([int(value)], np.int64))))

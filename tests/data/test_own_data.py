@@ -329,6 +329,7 @@ def test_probe_example_and_installed_finetune_command_on_a_labelled_folder(tmp_p
                           capture_output=True, text=True, cwd=tmp_path, timeout=600)
     assert tune.returncode == 0, tune.stderr[-3000:]
     assert "fine-tuned test accuracy" in tune.stdout and (tmp_path / "ft" / "classifier.keras").exists()
+    assert (tmp_path / "ft" / "checkpoints" / "epoch_0001" / "model.weights.h5").exists()  # a rerun resumes
 
 
 def test_knn_monitor_resizes_its_images_for_an_encoder_of_another_size():

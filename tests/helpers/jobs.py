@@ -70,3 +70,38 @@ class StopAtEpoch(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == self.epoch:
             raise KeyboardInterrupt("killed")
+
+
+PREEMPTION_JOB = dict(epochs=2, steps_per_epoch=4, checkpoint_every_steps=3)  # 8 steps
+
+
+def pretrain_steps(output_dir, extra_callbacks=()):
+    """The run the preemption tests interrupt: `pretrain` of `PREEMPTION_JOB`."""
+    return pretrain(output_dir, extra_callbacks=extra_callbacks, **PREEMPTION_JOB)
+
+
+class StepLog(keras.callbacks.Callback):
+    """Append `global_step loss` after every batch to `path` (the global
+    step read from the optimizer, so a resumed run numbers on), and, with
+    `stop_at=(step, signal)`, send the process that signal after that step."""
+
+    def __init__(self, path, stop_at=None):
+        super().__init__()
+        self.path, self.stop_at = path, stop_at
+
+    def on_train_batch_end(self, batch, logs=None):
+        if hasattr(self.model, "jax_state_sync"):
+            self.model.jax_state_sync()
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        with open(self.path, "a") as file:
+            file.write(f"{step} {float(logs['loss']):.9g}\n")
+        if self.stop_at is not None and step == self.stop_at[0]:
+            os.kill(os.getpid(), self.stop_at[1])
+
+
+def step_log(path):
+    """`[(global step, loss)]` of a `StepLog` file (empty when missing)."""
+    if not os.path.exists(path):
+        return []
+    with open(path) as file:
+        return [(int(step), float(loss)) for step, loss in (line.split() for line in file)]

@@ -15,6 +15,7 @@ TensorFlow gets two logical CPUs, JAX two host devices.
 
 import json
 import os
+import signal
 import sys
 import tempfile
 
@@ -147,9 +148,16 @@ def _job_settings():
 
 
 def process():
+    """One of two processes of a run; with a sixth argument "stop", process 1
+    alone gets a SIGTERM after the first step (both must stop at one step)."""
+    from keras_dsmae.cli.common import exit_on_failure
     from keras_dsmae.training import run_pretraining
+    from tests.helpers.jobs import StepLog
 
-    _, history = run_pretraining("cifar10", epochs=2, **{**_job_settings(), "distribution": "auto"})
+    stop = sys.argv[6:] == ["stop"] and sys.argv[4] == "1"
+    callbacks = [StepLog(f"{ARGUMENT}.steps_1", stop_at=(1, signal.SIGTERM))] if stop else []
+    _, history = exit_on_failure(lambda: run_pretraining(
+        "cifar10", epochs=2, extra_callbacks=callbacks, **{**_job_settings(), "distribution": "auto"}))
     return {"losses": history.history["loss"]}
 
 

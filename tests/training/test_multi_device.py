@@ -84,24 +84,36 @@ def test_the_pretraining_job_on_two_devices_refuses_an_odd_batch_resumes_and_rec
 
 
 @only_jax
-def test_two_jax_processes_train_one_run_and_only_the_first_writes_it(tmp_path):
+def test_two_jax_processes_stop_at_one_step_on_a_signal_to_one_and_resume_one_run(tmp_path):
     """Two processes of one device each, joined by keras.distribution.initialize
     (KERAS_DISTRIBUTION_* variables, distribution="auto") on 127.0.0.1, as two
-    hosts would be."""
-    with socket.socket() as probe_socket:
-        probe_socket.bind(("127.0.0.1", 0))
-        port = probe_socket.getsockname()[1]
+    hosts would be. A SIGTERM to the second process alone after its first step
+    stops both at the step they agree on (the epoch's end, step 2), with one
+    checkpoint and exit status 143; a rerun of both finishes the run, whose
+    files only the first process writes."""
     run = tmp_path / "run"
-    processes = [
-        subprocess.Popen([sys.executable, PROBE, "jax", "process", str(run), str(index), str(port)],
-                         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for index in (0, 1)
-    ]
-    outputs = [process.communicate(timeout=600) for process in processes]
+
+    def both(*extra):
+        with socket.socket() as probe_socket:
+            probe_socket.bind(("127.0.0.1", 0))
+            port = probe_socket.getsockname()[1]
+        processes = [
+            subprocess.Popen([sys.executable, PROBE, "jax", "process", str(run), str(index), str(port), *extra],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for index in (0, 1)
+        ]
+        return processes, [process.communicate(timeout=600) for process in processes]
+
+    processes, outputs = both("stop")
+    for process, (_, error) in zip(processes, outputs):
+        assert process.returncode == 143, error[-3000:]
+        assert "stopped by SIGTERM after step 2 of epoch 1" in error
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_0001"]
+    processes, outputs = both()
     for process, (_, error) in zip(processes, outputs):
         assert process.returncode == 0, error[-3000:]
     losses = [json.loads(out.strip().splitlines()[-1])["losses"] for out, _ in outputs]
-    assert losses[0] == losses[1] and len(losses[0]) == 2  # one global run, seen by both
+    assert losses[0] == losses[1] and len(losses[0]) == 1  # one global run, seen by both; epoch 2 left
     config = json.loads((run / "run_config.json").read_text())
     assert (config["distribution"], config["num_devices"]) == ("data_parallel", 2)
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["epoch_0001", "epoch_0002"]

@@ -1,18 +1,21 @@
 """Runs that survive kills, divergence and a changed configuration: nothing
 lost, nothing silently wrong (the pretraining job end to end)."""
 
+import errno
 import json
 import os
 import socket
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 
 from keras_dsmae.callbacks.run_checkpoint import TrainingDiverged
 from keras_dsmae.training.run_config import ConfigMismatch, RunRecordUnreadable
 from keras_dsmae.training.run_lock import LOCK_FILE, RunLocked
+from keras_dsmae.utils.atomic_write import WriteFailed
 from tests.helpers.builders import TINY_JOB_AT_32, to_numpy
 from tests.helpers.jobs import STEPS, finished_run, history_rows, pretrain
 from tests.helpers.paths import HELPERS, REPO
@@ -78,6 +81,40 @@ def test_a_damaged_newest_checkpoint_is_skipped_with_a_warning(tmp_path):
     with pytest.warns(UserWarning, match=newest):
         _, history = pretrain(tmp_path, epochs=3)
     assert history.epoch == [1, 2]
+
+
+def test_a_full_disk_stops_the_job_with_one_error_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
+    # ENOSPC injected into the second checkpoint's weights file (as h5py raises it) ...
+    finished_run(tmp_path, epochs=1)
+    original = keras.Model.save_weights
+
+    def disk_full(self, filepath, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(keras.Model, "save_weights", disk_full)
+    with pytest.raises(WriteFailed, match=r"(?s)Could not write .*epoch_0002: No space left on device "
+                                          r"\(ENOSPC\): the disk is full.*epoch_0001, is intact.*rerun"):
+        pretrain(tmp_path, epochs=2)
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["epoch_0001"]  # no partial left
+    monkeypatch.setattr(keras.Model, "save_weights", original)
+    _, history = pretrain(tmp_path, epochs=2)
+    assert history.epoch == [1]
+
+    # ... and for real, on a file system with almost no room (where this process may mount one).
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root); the injected ENOSPC above was checked")
+    try:
+        with open(disk / "filler", "wb") as filler:
+            filler.write(b"\0" * (1024**2 - 48 * 1024))  # a few pages left: the run record, not much more
+        with pytest.raises(WriteFailed, match=r"Could not write .*: No space left on device \(ENOSPC\): the disk is full"):
+            pretrain(disk / "run", epochs=1)
+        left = [name for _, folders, files in os.walk(disk / "run") for name in folders + files]
+        assert not [name for name in left if name.startswith(".partial")]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
 
 
 def diverge(output_dir, **kwargs):
