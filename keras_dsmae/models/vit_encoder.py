@@ -7,6 +7,7 @@ from keras_dsmae.layers.patch_embedding import PatchEmbedding
 from keras_dsmae.layers.patching import Patchify
 from keras_dsmae.layers.position_embedding import SinCosPositionEmbedding
 from keras_dsmae.layers.transformer_block import transformer_stack
+from keras_dsmae.models import hf_vit
 from keras_dsmae.utils import validation
 from keras_dsmae.utils.token_math import mean_pool
 
@@ -183,6 +184,24 @@ class ViTEncoder(keras.Model):
         if self.pooling == "none":
             return (input_shape[0], self.num_patches + self.num_prefix_tokens, self.hidden_dim)
         return (input_shape[0], self.hidden_dim)
+
+    @classmethod
+    def from_pretrained_vit(cls, folder, **overrides):
+        """The encoder stored in a Hugging Face ViT folder (`config.json` +
+        `model.safetensors`, as `keras-dsmae-export` writes it), weights and
+        all; see `keras_dsmae.models.hf_vit` for the layout and what it
+        refuses.
+
+        Args:
+            folder: the folder.
+            **overrides: other `ViTEncoder` arguments (e.g. `pooling`,
+                `drop_path_rate`); the size comes from the folder.
+        """
+        config, _ = hf_vit.read_vit_folder(folder)
+        encoder = cls(**{**hf_vit.encoder_settings(config), **overrides})
+        encoder.build((None, *encoder.image_size, encoder.num_channels))
+        hf_vit.load_vit_weights(encoder, folder)
+        return encoder
 
     def get_config(self):
         return {

@@ -18,7 +18,7 @@ from keras_dsmae.callbacks.skipped_files_report import SkippedFilesReport
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.data.epoch_stream import EpochStream
-from keras_dsmae.models import DSMAE
+from keras_dsmae.models import DSMAE, hf_vit
 from keras_dsmae.optimizers.pretraining import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.plotting import save_history_plot
 from keras_dsmae.training.distribution import resolve_distribution
@@ -80,6 +80,8 @@ def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **set
     with run_lock(output_dir, enabled=distributed.is_chief):
         with distributed.scope():  # model, optimizer and teacher on every device
             model = _build_model(preset, overrides, policy, config.seed)
+            if config.init_from:
+                _start_from_vit(model, config.init_from)
             image_size, num_channels = model.encoder.image_size, model.encoder.num_channels
             _check_model_matches_data(image_size, source, preset, "image_size" in overrides)
             normalization = _normalization(config.normalization, saved, source, num_channels, config.seed)
@@ -188,6 +190,15 @@ def _build_model(preset, overrides, policy, seed):
         return DSMAE.from_preset(preset, seed=seed, **overrides)
     finally:
         keras.config.set_dtype_policy(previous_policy)
+
+
+def _start_from_vit(model, folder):
+    """Load the student encoder from a Hugging Face ViT folder, and the
+    teacher as its copy (a resumed run's checkpoint then loads over both)."""
+    hf_vit.load_vit_weights(model.encoder, folder)
+    if model.ema_teacher is not None:
+        model.ema_teacher.copy_from(model.encoder)
+    print(f"keras_dsmae: the encoder starts from {folder}", flush=True)
 
 
 def _steps_per_epoch(train, source, config):

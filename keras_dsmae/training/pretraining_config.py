@@ -41,6 +41,12 @@ def _dataset(name, value):
     parse_dataset(value)  # the form, and that a folder or file exists
 
 
+def _vit_folder(name, value):
+    if value is not None and not os.path.isfile(os.path.join(str(value), "config.json")):
+        raise ValueError(f"`{name}` must be a Hugging Face ViT folder (with config.json and "
+                         f"model.safetensors, as keras-dsmae-export writes one); got {name}={value!r}.")
+
+
 def _image_size(name, value):
     return None if value is None else validation.check_image_size(name, value)
 
@@ -146,6 +152,10 @@ class PretrainingConfig:
     knn_every: int = setting(
         0, f"kNN accuracy on the labelled data every N epochs (0: off; {', '.join(DATASETS)} "
         "only).", flag="integer", check=at_least(0))
+    init_from: str = setting(
+        None, "Start the student (and so its teacher) from a Hugging Face ViT folder of the model's "
+        "size (one keras-dsmae-export wrote); a size or patch that differs is refused, naming both.",
+        flag="string", check=_vit_folder, recorded=True)
     allow_config_change: bool = setting(
         False, "Continue the run in --output_dir from its last checkpoint although settings other "
         "than --epochs changed (recorded in run_config.json).", flag="bool", check=is_bool)

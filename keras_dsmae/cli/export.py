@@ -1,0 +1,32 @@
+"""`keras-dsmae-export`: a run's `encoder.keras` as a Hugging Face ViT
+folder that `transformers.ViTModel` and keras-hub's `ViTBackbone` load.
+
+    keras-dsmae-export --encoder=runs/cifar100/encoder.keras --output_dir=exported/cifar100
+"""
+
+from absl import flags
+
+from keras_dsmae.cli.common import exit_on_failure, run_command
+from keras_dsmae.training.export import export_encoder_folder
+
+FLAGS = flags.FLAGS
+
+
+def _export():
+    scores = {name: getattr(FLAGS, name) for name in ("knn_accuracy", "linear_probe_accuracy")
+              if getattr(FLAGS, name) is not None}
+    folder = export_encoder_folder(FLAGS.encoder, FLAGS.output_dir, scores=scores)
+    print(f"wrote {folder}: config.json, model.safetensors, preprocessor_config.json, README.md "
+          f"(load it with transformers.ViTModel.from_pretrained or keras_hub.models.ViTBackbone.from_preset)",
+          flush=True)
+
+
+def main(argv=None):
+    """`keras-dsmae-export`. Exits: 0 when written, 1 on a failure (nothing written)."""
+    flags.DEFINE_string("encoder", None, "The run's encoder.keras to export.")
+    flags.DEFINE_string("output_dir", None, "The folder to write (replaced whole when it exists).")
+    flags.DEFINE_float("knn_accuracy", None, "kNN accuracy (a fraction) for the model card; default: the "
+                       "run's last logged one, if any.")
+    flags.DEFINE_float("linear_probe_accuracy", None, "Linear-probe accuracy (a fraction) for the model card.")
+    flags.mark_flags_as_required(["encoder", "output_dir"])
+    run_command(lambda argv: exit_on_failure(_export), argv)

@@ -1,0 +1,151 @@
+"""`keras-dsmae-export`: a pretrained `encoder.keras` as a Hugging Face ViT
+folder, with its preprocessing and a model card.
+
+The folder loads with `transformers.ViTModel.from_pretrained(folder)` and
+`keras_hub.models.ViTBackbone.from_preset(folder)` (see
+`keras_dsmae.models.hf_vit` for the layout), and back into this package
+with `ViTEncoder.from_pretrained_vit(folder)` or `--init_from=folder`.
+"""
+
+import csv
+import json
+import os
+
+import keras
+
+from keras_dsmae import models  # noqa: F401  (registers the layers for loading)
+from keras_dsmae.callbacks.run_checkpoint import TrainingDiverged
+from keras_dsmae.models import hf_vit
+from keras_dsmae.training.run_config import read_run_config
+from keras_dsmae.utils.atomic_write import atomic_path
+from keras_dsmae.utils.finite import non_finite_variables
+from keras_dsmae.version import __version__
+
+PREPROCESSOR_FILE = "preprocessor_config.json"
+CARD_FILE = "README.md"
+SCORES = ("knn_accuracy", "linear_probe_accuracy")
+
+
+def export_encoder_folder(encoder_path, output_dir, scores=None):
+    """Write the encoder of `encoder_path` as a Hugging Face ViT folder.
+
+    `output_dir` is written whole or not at all (a folder filled aside and
+    renamed; an existing one is replaced). An encoder with non-finite
+    weights, or one the layout cannot hold (non-square images, no class
+    token), is refused before anything is written.
+
+    Args:
+        encoder_path: an `encoder.keras` (a run folder's; its
+            `run_config.json`, if next to it, gives the preprocessing and
+            the model card's facts).
+        output_dir: the folder to write.
+        scores: `{"knn_accuracy": ..., "linear_probe_accuracy": ...}` for
+            the model card (fractions); a run's logged kNN accuracy is
+            used when not given.
+
+    Returns:
+        `output_dir`.
+    """
+    scores = _checked_scores(scores)
+    if not os.path.isfile(encoder_path):
+        raise ValueError(f"`encoder` {encoder_path!r} is not a file; pass a run's encoder.keras.")
+    encoder = keras.saving.load_model(encoder_path, compile=False)
+    if not isinstance(encoder, models.ViTEncoder):
+        raise ValueError(f"`encoder` {encoder_path!r} holds a {type(encoder).__name__}, not a ViTEncoder.")
+    hf_vit.check_exportable(encoder)
+    bad = non_finite_variables(encoder.weights)
+    if bad:
+        raise TrainingDiverged(f"Not exporting {encoder_path}: {len(bad)} weight(s) are non-finite, "
+                               f"e.g. {bad[0]}.")
+    run_folder = os.path.dirname(os.path.abspath(encoder_path))
+    run = read_run_config(run_folder) or {}
+    logged = _logged_knn(os.path.join(run_folder, "history.csv"))
+    if logged is not None:
+        scores.setdefault("knn_accuracy", logged)
+    with atomic_path(output_dir) as partial:
+        os.makedirs(partial)
+        hf_vit.write_vit_folder(encoder, partial)
+        with open(os.path.join(partial, PREPROCESSOR_FILE), "w") as file:
+            json.dump(preprocessor_config(encoder, run), file, indent=2)
+        with open(os.path.join(partial, CARD_FILE), "w") as file:
+            file.write(model_card(encoder, run, scores))
+    return output_dir
+
+
+def preprocessor_config(encoder, run):
+    """`preprocessor_config.json` (`ViTImageProcessor`): the encoder's size
+    and the run's normalisation (ImageNet's when the run is unknown)."""
+    normalization = run.get("normalization") or {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+    height, width = encoder.image_size
+    return {
+        "image_processor_type": "ViTImageProcessor",
+        "do_resize": True, "size": {"height": height, "width": width}, "resample": 3,
+        "do_rescale": True, "rescale_factor": 1 / 255,
+        "do_normalize": True, "image_mean": list(normalization["mean"]), "image_std": list(normalization["std"]),
+    }
+
+
+def model_card(encoder, run, scores):
+    """The folder's `README.md`: what was pretrained how, and how to load it."""
+    facts = [("method and preset", run.get("preset", "unknown (no run_config.json next to the encoder)")),
+             ("pretraining data", run.get("dataset", "unknown")),
+             ("epochs × steps per epoch × batch",
+              f"{run.get('epochs', '?')} × {run.get('steps_per_epoch', '?')} × {run.get('batch_size', '?')}"),
+             ("seed", run.get("seed", "unknown")),
+             ("backend, precision", f"{run.get('backend', '?')}, {run.get('dtype_policy', '?')}"),
+             ("model settings over the preset", json.dumps(run.get("overrides") or {})),
+             ("encoder", f"ViT, {encoder.hidden_dim} wide, {encoder.depth} blocks, {encoder.num_heads} heads, "
+                         f"{encoder.image_size[0]}×{encoder.image_size[1]}×{encoder.num_channels} images in "
+                         f"{encoder.patch_size}×{encoder.patch_size} patches"),
+             ("package", f"keras_dsmae {__version__}")]
+    facts += [(name.replace("_", " "), f"{100 * value:.1f} %") for name, value in scores.items()]
+    rows = "\n".join(f"| {name} | {value} |" for name, value in facts)
+    return f"""---
+library_name: transformers
+tags: [vit, masked-image-modeling, self-supervised, keras_dsmae]
+---
+
+# A DSD-MAE-pretrained ViT encoder
+
+Pretrained with keras_dsmae (DSD-MAE, the denoising self-distillation
+masked autoencoder: a ViT masked autoencoder with noisy visible patches and an
+EMA teacher). Encoder only: the decoder and teacher stay with the run.
+
+| | |
+|---|---|
+{rows}
+
+The position embedding is the fixed 2-D sin-cos table (the class token's row
+is zero). Inputs are normalised as `{PREPROCESSOR_FILE}` says.
+
+```python
+from transformers import ViTModel                 # PyTorch
+model = ViTModel.from_pretrained("this/folder", add_pooling_layer=False)
+
+import keras_hub                                  # Keras 3, any backend
+backbone = keras_hub.models.ViTBackbone.from_preset("this/folder")
+
+from keras_dsmae import ViTEncoder                # back into keras_dsmae
+encoder = ViTEncoder.from_pretrained_vit("this/folder")
+```
+"""
+
+
+def _checked_scores(scores):
+    scores = dict(scores or {})
+    for name, value in scores.items():
+        if name not in SCORES:
+            raise ValueError(f"`scores` has {name!r}; allowed: {', '.join(SCORES)}.")
+        if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise ValueError(f"`scores[{name!r}]` must be a fraction in [0, 1]; got {value!r}.")
+    return scores
+
+
+def _logged_knn(history_path):
+    """The last logged `val_knn_accuracy` of a run's `history.csv`, or None."""
+    if not os.path.isfile(history_path):
+        return None
+    with open(history_path, newline="") as file:
+        logged = [row.get("val_knn_accuracy") for row in csv.DictReader(file)]
+    logged = [float(value) for value in logged if value not in (None, "")]
+    return logged[-1] if logged else None

@@ -1,0 +1,70 @@
+"""`keras-dsmae-export` on a finished run: the Hugging Face folder with the
+run's preprocessing and a model card, written whole or not at all, and a
+run that starts from it (`--init_from`)."""
+
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from keras_dsmae.callbacks.run_checkpoint import TrainingDiverged
+from keras_dsmae.training.export import export_encoder_folder
+from tests.helpers.builders import to_numpy
+from tests.helpers.jobs import finished_run, pretrain
+
+pytest.importorskip("safetensors", reason="safetensors is not installed (the export extra)")
+
+
+class FirstWeights(keras.callbacks.Callback):
+    """The student's and the teacher's encoder weights when training starts."""
+
+    def on_train_begin(self, logs=None):
+        self.student = [to_numpy(w) for w in self.model.encoder.weights]
+        self.teacher = [to_numpy(w) for w in self.model.teacher.weights]
+
+
+def test_a_run_exports_whole_with_its_card_and_another_run_starts_from_it(tmp_path):
+    run = finished_run(tmp_path / "run", epochs=1)
+    folder = tmp_path / "exported"
+    folder.mkdir()
+    (folder / "old.txt").write_text("an earlier export")
+    export_encoder_folder(str(run / "encoder.keras"), str(folder), scores={"linear_probe_accuracy": 0.5})
+    assert sorted(os.listdir(folder)) == ["README.md", "config.json", "model.safetensors",
+                                          "preprocessor_config.json"]  # replaced whole
+    config = json.loads((folder / "config.json").read_text())
+    assert (config["model_type"], config["architectures"], config["layer_norm_eps"]) == ("vit", ["ViTModel"], 1e-6)
+    recorded = json.loads((run / "run_config.json").read_text())
+    preprocessor = json.loads((folder / "preprocessor_config.json").read_text())
+    assert preprocessor["image_mean"] == recorded["normalization"]["mean"]
+    assert preprocessor["size"] == {"height": 32, "width": 32}
+    card = (folder / "README.md").read_text()
+    for fact in (recorded["preset"], "cifar10", "| seed | 0 |", "keras_dsmae 0.", "linear probe accuracy | 50.0 %"):
+        assert fact in card
+
+    started = FirstWeights()
+    pretrain(tmp_path / "second", epochs=1, init_from=str(folder), seed=1, extra_callbacks=[started])
+    exported = keras.saving.load_model(str(run / "encoder.keras"))
+    for ours, theirs, teacher in zip(started.student, exported.weights, started.teacher):
+        np.testing.assert_array_equal(ours, to_numpy(theirs))  # not seed 1's own initialisation
+        np.testing.assert_array_equal(teacher, ours)
+
+    with pytest.raises(ValueError, match=r"`init_from` must be a Hugging Face ViT folder"):
+        pretrain(tmp_path / "third", epochs=1, init_from=str(tmp_path))
+
+
+def test_an_encoder_with_non_finite_weights_is_not_exported_and_the_old_export_stays(tmp_path):
+    run = finished_run(tmp_path / "run", epochs=1)
+    encoder = keras.saving.load_model(str(run / "encoder.keras"))
+    encoder.weights[0].assign(np.full(encoder.weights[0].shape, np.nan, "float32"))
+    encoder.save(str(tmp_path / "bad.keras"))
+    folder = tmp_path / "exported"
+    export_encoder_folder(str(run / "encoder.keras"), str(folder))
+    before = (folder / "model.safetensors").read_bytes()
+    with pytest.raises(TrainingDiverged, match=r"Not exporting .*non-finite"):
+        export_encoder_folder(str(tmp_path / "bad.keras"), str(folder))
+    assert (folder / "model.safetensors").read_bytes() == before
+    assert not [name for name in os.listdir(tmp_path) if name.startswith(".partial")]
+    with pytest.raises(ValueError, match=r"`scores` has 'top5'"):
+        export_encoder_folder(str(run / "encoder.keras"), str(folder), scores={"top5": 0.9})
