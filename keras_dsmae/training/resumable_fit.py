@@ -4,6 +4,7 @@ saved, also within an epoch."""
 import keras
 
 from keras_dsmae.callbacks.run_checkpoint import RunCheckpoint
+from keras_dsmae.utils.distribution import variable_creation_scope
 
 
 def fit_resumable(model, stream, *, epochs, callbacks, verbose="auto"):
@@ -31,11 +32,12 @@ def fit_resumable(model, stream, *, epochs, callbacks, verbose="auto"):
         raise ValueError("`callbacks` must hold a RunCheckpoint: fit_resumable resumes from it.")
     data = stream.dataset()
     device_input = getattr(stream, "device_input", None)
-    if device_input is not None:
-        data.device_input = device_input
-        model.use_device_input(device_input)  # before the restore: its random stream is saved too
     checkpoint.set_model(model)
-    epoch, step = checkpoint.restore()
+    with variable_creation_scope(model):  # the optimizer's variables are made here (tf.distribute: mirrored)
+        if device_input is not None:
+            data.device_input = device_input
+            model.use_device_input(device_input)  # before the restore: its random stream is saved too
+        epoch, step = checkpoint.restore()
     checkpoint.restore_on_train_begin = False
     model._initial_epoch = None  # each fit below says where it starts
     steps = stream.steps_per_epoch

@@ -57,6 +57,10 @@ def _sync(path):
             os.fsync(file.fileno())
 
 
+class _NothingWritten(FileNotFoundError):
+    """The block of `atomic_path` left nothing at the partial path."""
+
+
 class WriteFailed(RuntimeError):
     """A file or folder could not be written (a full disk, no permission,
     an I/O error); what was at its path before is unchanged.
@@ -113,11 +117,13 @@ def atomic_path(path):
     try:
         yield partial
         if not os.path.lexists(partial):
-            raise FileNotFoundError(f"nothing was written to {partial} (for {final})")
+            raise _NothingWritten(f"nothing was written to {partial} (for {final})")
         _sync(partial)
         if os.path.isdir(final) and not os.path.islink(final):
             shutil.rmtree(final)
         os.replace(partial, final)
+    except _NothingWritten:  # the caller's mistake, not the disk's
+        raise
     except OSError as error:
         _release_handles(error)
         _remove(partial)

@@ -32,7 +32,8 @@ def _run(folder, signal_name, step):
 def _last_checkpoint_before(step):
     """The global step of the newest checkpoint a run has written after
     `step` steps: every `checkpoint_every_steps` steps into an epoch, and
-    at each epoch's end."""
+    at each epoch's end. (`StepLog` runs before `RunCheckpoint`, so a kill
+    it sends at a step comes before that step's checkpoint.)"""
     per_epoch, every = PREEMPTION_JOB["steps_per_epoch"], PREEMPTION_JOB["checkpoint_every_steps"]
     return max(s for s in range(step + 1) if s % per_epoch == 0 or (s % per_epoch) % every == 0)
 
@@ -64,7 +65,7 @@ def test_a_run_stopped_by_sigterm_then_killed_resumes_at_the_exact_step_with_the
     finished = _run(run, "none", 0)
     assert finished.returncode == 0, finished.stderr[-3000:]
     third = step_log(f"{run}.steps")[len(first) + len(second):]
-    kept = _last_checkpoint_before(kill_at)
+    kept = _last_checkpoint_before(kill_at - 1)  # the kill comes before the job's own step-end work
     assert [step for step, _ in third] == list(range(kept + 1, TOTAL + 1))  # from the step after the checkpoint
 
     # The steps the saved state went through: each once, with the uninterrupted run's losses.
