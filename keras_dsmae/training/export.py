@@ -94,9 +94,9 @@ def model_card(encoder, run, scores):
              ("seed", run.get("seed", "unknown")),
              ("backend, precision", f"{run.get('backend', '?')}, {run.get('dtype_policy', '?')}"),
              ("model settings over the preset", json.dumps(run.get("overrides") or {})),
-             ("encoder", f"ViT, {encoder.hidden_dim} wide, {encoder.depth} blocks, {encoder.num_heads} heads, "
-                         f"{encoder.image_size[0]}×{encoder.image_size[1]}×{encoder.num_channels} images in "
-                         f"{encoder.patch_size}×{encoder.patch_size} patches"),
+             ("encoder", (f"ViT, {encoder.hidden_dim} wide, {encoder.depth} blocks, {encoder.num_heads} heads, "
+                          f"{encoder.image_size[0]}×{encoder.image_size[1]}×{encoder.num_channels} images in "
+                          f"{encoder.patch_size}×{encoder.patch_size} patches")),
              ("package", f"keras_dsmae {__version__}")]
     facts += [(name.replace("_", " "), f"{100 * value:.1f} %") for name, value in scores.items()]
     rows = "\n".join(f"| {name} | {value} |" for name, value in facts)

@@ -312,12 +312,22 @@ def test_evaluation_splits_of_a_labelled_folder_and_refusals(tmp_path):
 
 
 @pytest.mark.slow
-def test_probe_example_and_installed_finetune_command_on_a_labelled_folder(tmp_path):
-    # One of each kind of entry point: the example script
-    # (examples/linear_probe.py) and the installed command
-    # (keras-dsmae-finetune); both are thin wrappers over keras_dsmae.cli.
+def test_the_tutorial_then_the_probe_example_and_the_finetune_command_on_a_labelled_folder(tmp_path):
+    # The tutorial (examples/own_images_end_to_end.py: pretrain, score, export, load in
+    # transformers), then one of each other kind of entry point on its encoder: an example
+    # script (examples/linear_probe.py) and an installed command (keras-dsmae-finetune).
     write_labelled_folder(tmp_path / "labelled")
-    _job(tmp_path, f"folder:{tmp_path / 'labelled' / 'train'}", batch_size=4)
+    tutorial = subprocess.run(
+        [sys.executable, os.path.join(REPO, "examples", "own_images_end_to_end.py"),
+         f"--images={tmp_path / 'labelled'}", f"--output_dir={tmp_path / 'run'}", "--image_size=16",
+         "--epochs=1", "--steps_per_epoch=2", "--batch_size=4", "--probe_epochs=1", "--knn_k=3",
+         "--encoder_depth=1"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    assert tutorial.returncode == 0, tutorial.stdout[-2000:] + tutorial.stderr[-3000:]
+    assert "kNN accuracy" in tutorial.stdout and "linear-probe accuracy" in tutorial.stdout
+    assert "transformers.ViTModel loads" in tutorial.stdout, tutorial.stdout[-2000:]
+    card = (tmp_path / "run" / "hf_vit" / "README.md").read_text()
+    assert "knn accuracy |" in card and "linear probe accuracy |" in card
     common = [f"--dataset=folder:{tmp_path / 'labelled'}", f"--encoder={tmp_path / 'run' / 'encoder.keras'}",
               "--batch_size=4"]
     probe = subprocess.run([sys.executable, os.path.join(REPO, "examples", "linear_probe.py"), *common,
