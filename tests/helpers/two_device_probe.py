@@ -173,10 +173,21 @@ def job():
     # Epoch 1 on one device, then the run resumes on two (the global batch
     # is the same): the checkpoint loads into the distributed variables.
     run_pretraining("cifar10", **{**common, "epochs": 1, "distribution": "none"})
+    # On two devices, a SIGTERM after the first step of epoch 2 saves there and stops;
+    # the rerun trains the rest of that epoch.
+    from keras_dsmae.utils.stop_signals import RunPreempted
+    from tests.helpers.jobs import StepLog
+
+    stop = StepLog(f"{ARGUMENT}.steps", stop_at=(3, signal.SIGTERM))
+    try:
+        run_pretraining("cifar10", epochs=2, extra_callbacks=[stop], **common)
+        preempted = None
+    except RunPreempted as stopped:
+        preempted = [stopped.exit_status, stopped.epoch, stopped.step, os.path.basename(stopped.checkpoint)]
     model, history = run_pretraining("cifar10", epochs=2, **common)
     with open(os.path.join(ARGUMENT, "run_config.json")) as file:
         config = json.load(file)
-    return {"odd_batch_error": odd_batch, "epochs_run_on_resume": len(history.history["loss"]),
+    return {"odd_batch_error": odd_batch, "preempted": preempted, "epochs_run_on_resume": len(history.history["loss"]),
             "distribution": config["distribution"], "num_devices": config["num_devices"],
             "loss": history.history["loss"][-1],
             "ema_step": int(np.asarray(_values(model.ema_teacher.step)[0]))}

@@ -72,12 +72,15 @@ def test_jax_data_parallel_losses_equal_one_device_losses():
 
 @WITH_A_PATH
 def test_the_pretraining_job_on_two_devices_refuses_an_odd_batch_resumes_and_records_it(tmp_path):
-    """Also: a one-device run resumes on two devices (the global batch is the same)."""
+    """Also: a one-device run resumes on two devices (the global batch is the
+    same), and a SIGTERM on two devices (MirroredStrategy, DataParallel) saves
+    at its step; the rerun trains the rest of the epoch."""
     facts = _probe("job", tmp_path / "run")
+    assert facts["preempted"] == [143, 1, 1, "epoch_0001_step_000001"]
     assert "batch_size" in facts["odd_batch_error"] and "multiple of 2" in facts["odd_batch_error"]
     assert facts["num_devices"] == 2
     assert facts["distribution"] == ("mirrored" if BACKEND == "tensorflow" else "data_parallel")
-    assert facts["epochs_run_on_resume"] == 1 and facts["ema_step"] == 4  # 2 epochs × 2 global steps
+    assert facts["epochs_run_on_resume"] == 1 and facts["ema_step"] == 4  # 2 epochs × 2 global steps, each once
     for name in ("encoder.keras", "history.csv", "curves.png"):
         assert (tmp_path / "run" / name).exists(), name
     assert len(list((tmp_path / "run" / "reconstructions").iterdir())) == 2  # once per epoch, not per replica
