@@ -1,5 +1,6 @@
 """Runs that survive preemption at any step: a SIGTERM saves the state at
-the step it arrives and exits 143, a SIGKILL loses only the steps since
+the step it arrives and exits 143 (a second one during the save changes
+nothing), a SIGKILL loses only the steps since
 the last step checkpoint, and a resumed run trains exactly the steps an
 uninterrupted one would have, with the same losses (each in a subprocess,
 stopped by a real signal)."""
@@ -51,6 +52,7 @@ def test_a_run_stopped_by_sigterm_then_killed_resumes_at_the_exact_step_with_the
     stopped = _run(run, "TERM", term_at)
     assert stopped.returncode == 143, stopped.stderr[-3000:]
     assert "rerun the same command to resume" in stopped.stderr and "Traceback" not in stopped.stderr
+    assert "got SIGTERM again: already stopping" in stopped.stderr  # the second one, during the save
     saved = run / "checkpoints" / f"epoch_0000_step_{term_at:06d}"
     assert json.loads((saved / "state.json").read_text())["step"] == term_at
     first = step_log(f"{run}.steps")
