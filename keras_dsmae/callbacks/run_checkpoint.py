@@ -322,7 +322,7 @@ class RunCheckpoint(keras.callbacks.Callback):
                     json.dump(state, file)
         except WriteFailed as failure:
             newest = self.checkpoints()
-            raise WriteFailed(final, OSError(failure.errno, os.strerror(failure.errno)), (
+            raise WriteFailed(final, failure.error, (
                 f"The newest whole checkpoint, {newest[0][1]}, is intact: make room (a checkpoint "
                 f"takes {_size_mib(newest[0][1]):.1f} MiB) and rerun the same command to resume from it."
                 if newest else "No checkpoint was written yet: make room and rerun the same command.")) from None

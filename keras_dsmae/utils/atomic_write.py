@@ -67,11 +67,12 @@ class WriteFailed(RuntimeError):
 
     Attributes:
         path: what was being written.
+        error: the `OSError` it failed with.
         errno: the operating system's error number (e.g. `errno.ENOSPC`).
     """
 
     def __init__(self, path, error, advice=""):
-        self.path, self.errno = path, error.errno
+        self.path, self.error, self.errno = path, error, error.errno
         code = errno.errorcode.get(error.errno, "unknown error")
         reason = f"{error.strerror or error} ({code})"
         if error.errno == errno.ENOSPC:
