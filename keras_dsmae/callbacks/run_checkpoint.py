@@ -154,8 +154,9 @@ class RunCheckpoint(keras.callbacks.Callback):
         if self.writes:
             remove_partials(self.directory)
         model = self.model
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
+        optimizer = getattr(model, "optimizer", None)  # an uncompiled model loads the weights alone
+        if optimizer is not None and not optimizer.built:
+            optimizer.build(model.trainable_variables)
         failures = []
         for (epoch, step), folder in self.checkpoints():
             problem = self._try_restore(folder)
@@ -338,6 +339,6 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def _state_variables(self):
         variables = list(self.model.weights)
-        if self.model.optimizer is not None:
+        if getattr(self.model, "optimizer", None) is not None:
             variables += list(self.model.optimizer.variables)
         return variables

@@ -2,6 +2,7 @@
 folder that `transformers.ViTModel` and keras-hub's `ViTBackbone` load.
 
     keras-dsmae-export --encoder=runs/cifar100/encoder.keras --output_dir=exported/cifar100
+    keras-dsmae-export ... --include_decoder    # also the whole DSMAE, for reconstructions
 """
 
 from absl import flags
@@ -15,8 +16,10 @@ FLAGS = flags.FLAGS
 def _export():
     scores = {name: getattr(FLAGS, name) for name in ("knn_accuracy", "linear_probe_accuracy")
               if getattr(FLAGS, name) is not None}
-    folder = export_encoder_folder(FLAGS.encoder, FLAGS.output_dir, scores=scores)
-    print(f"wrote {folder}: config.json, model.safetensors, preprocessor_config.json, README.md "
+    folder = export_encoder_folder(FLAGS.encoder, FLAGS.output_dir, scores=scores,
+                                   include_decoder=FLAGS.include_decoder)
+    extra = ", pretraining_model.keras" if FLAGS.include_decoder else ""
+    print(f"wrote {folder}: config.json, model.safetensors, preprocessor_config.json, README.md{extra} "
           f"(load it with transformers.ViTModel.from_pretrained or keras_hub.models.ViTBackbone.from_preset)",
           flush=True)
 
@@ -28,5 +31,8 @@ def main(argv=None):
     flags.DEFINE_float("knn_accuracy", None, "kNN accuracy (a fraction) for the model card; default: the "
                        "run's last logged one, if any.")
     flags.DEFINE_float("linear_probe_accuracy", None, "Linear-probe accuracy (a fraction) for the model card.")
+    flags.DEFINE_bool("include_decoder", False, "Also write the run's whole pretraining model (encoder, decoder, "
+                      "teacher) as pretraining_model.keras, from its newest checkpoint (which must hold the "
+                      "exported encoder's weights).")
     flags.mark_flags_as_required(["encoder", "output_dir"])
     run_command(lambda argv: exit_on_failure(_export), argv)

@@ -17,16 +17,18 @@ from keras_dsmae import models  # noqa: F401  (registers the layers for loading)
 from keras_dsmae.callbacks.run_checkpoint import TrainingDiverged
 from keras_dsmae.models import hf_vit
 from keras_dsmae.training.run_config import read_run_config
+from keras_dsmae.training.run_model import load_run_model
 from keras_dsmae.utils.atomic_write import atomic_path
 from keras_dsmae.utils.finite import non_finite_variables
 from keras_dsmae.version import __version__
 
 PREPROCESSOR_FILE = "preprocessor_config.json"
 CARD_FILE = "README.md"
+PRETRAINING_MODEL_FILE = "pretraining_model.keras"
 SCORES = ("knn_accuracy", "linear_probe_accuracy")
 
 
-def export_encoder_folder(encoder_path, output_dir, scores=None):
+def export_encoder_folder(encoder_path, output_dir, scores=None, include_decoder=False):
     """Write the encoder of `encoder_path` as a Hugging Face ViT folder.
 
     `output_dir` is written whole or not at all (a folder filled aside and
@@ -42,6 +44,12 @@ def export_encoder_folder(encoder_path, output_dir, scores=None):
         scores: `{"knn_accuracy": ..., "linear_probe_accuracy": ...}` for
             the model card (fractions); a run's logged kNN accuracy is
             used when not given.
+        include_decoder: also write the run's whole pretraining model
+            (student, decoder and teacher; float32, no optimizer) as
+            `pretraining_model.keras`, for reconstructions or further
+            pretraining (`keras.saving.load_model` after `import
+            keras_dsmae`). It is loaded from the run's newest checkpoint,
+            which must hold exactly the exported encoder's weights.
 
     Returns:
         `output_dir`.
@@ -62,14 +70,34 @@ def export_encoder_folder(encoder_path, output_dir, scores=None):
     logged = _logged_knn(os.path.join(run_folder, "history.csv"))
     if logged is not None:
         scores.setdefault("knn_accuracy", logged)
+    whole = _pretraining_model_of(encoder, encoder_path, run_folder) if include_decoder else None
     with atomic_path(output_dir) as partial:
         os.makedirs(partial)
         hf_vit.write_vit_folder(encoder, partial)
         with open(os.path.join(partial, PREPROCESSOR_FILE), "w") as file:
             json.dump(preprocessor_config(encoder, run), file, indent=2)
         with open(os.path.join(partial, CARD_FILE), "w") as file:
-            file.write(model_card(encoder, run, scores))
+            file.write(model_card(encoder, run, scores, with_decoder=whole is not None))
+        if whole is not None:
+            whole.save(os.path.join(partial, PRETRAINING_MODEL_FILE))
     return output_dir
+
+
+def _pretraining_model_of(encoder, encoder_path, run_folder):
+    """The run's whole `DSMAE` at its newest checkpoint, refused (a
+    `ValueError` naming both) unless its encoder is `encoder` exactly."""
+    try:
+        model, checkpoint = load_run_model(run_folder)
+    except ValueError as error:
+        raise ValueError(f"`include_decoder` needs the run folder next to the encoder: {error}") from None
+    ours = [keras.ops.convert_to_numpy(w) for w in model.encoder.weights]
+    theirs = [keras.ops.convert_to_numpy(w) for w in encoder.weights]
+    if len(ours) != len(theirs) or any(a.shape != b.shape or (a != b).any() for a, b in zip(ours, theirs)):
+        raise ValueError(
+            f"`include_decoder`: the newest checkpoint of the run, {checkpoint}, does not hold the weights of "
+            f"`encoder` {encoder_path!r} (the run went on after the encoder was written, or the encoder is "
+            f"another run's); export the encoder the run writes next, or without --include_decoder.")
+    return model
 
 
 def preprocessor_config(encoder, run):
@@ -85,7 +113,7 @@ def preprocessor_config(encoder, run):
     }
 
 
-def model_card(encoder, run, scores):
+def model_card(encoder, run, scores, with_decoder=False):
     """The folder's `README.md`: what was pretrained how, and how to load it."""
     facts = [("method and preset", run.get("preset", "unknown (no run_config.json next to the encoder)")),
              ("pretraining data", run.get("dataset", "unknown")),
@@ -100,6 +128,10 @@ def model_card(encoder, run, scores):
              ("package", f"keras_dsmae {__version__}")]
     facts += [(name.replace("_", " "), f"{100 * value:.1f} %") for name, value in scores.items()]
     rows = "\n".join(f"| {name} | {value} |" for name, value in facts)
+    contents = (f"The encoder, and in `{PRETRAINING_MODEL_FILE}` the whole pretraining model (student, "
+                f"decoder and EMA teacher, float32) for reconstructions: "
+                f"`import keras_dsmae; keras.saving.load_model(\"{PRETRAINING_MODEL_FILE}\")`."
+                if with_decoder else "Encoder only: the decoder and teacher stay with the run.")
     return f"""---
 library_name: transformers
 tags: [vit, masked-image-modeling, self-supervised, keras_dsmae]
@@ -109,7 +141,7 @@ tags: [vit, masked-image-modeling, self-supervised, keras_dsmae]
 
 Pretrained with keras_dsmae (DSD-MAE, the denoising self-distillation
 masked autoencoder: a ViT masked autoencoder with noisy visible patches and an
-EMA teacher). Encoder only: the decoder and teacher stay with the run.
+EMA teacher). {contents}
 
 | | |
 |---|---|

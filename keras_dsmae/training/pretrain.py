@@ -18,7 +18,7 @@ from keras_dsmae.callbacks.skipped_files_report import SkippedFilesReport
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.data.epoch_stream import EpochStream
-from keras_dsmae.models import DSMAE, hf_vit
+from keras_dsmae.models import hf_vit
 from keras_dsmae.optimizers.pretraining import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.plotting import save_history_plot
 from keras_dsmae.training.distribution import resolve_distribution
@@ -26,6 +26,7 @@ from keras_dsmae.training.precision import resolve_precision
 from keras_dsmae.training.pretraining_config import PretrainingConfig
 from keras_dsmae.training.resumable_fit import fit_resumable
 from keras_dsmae.training.run_lock import run_lock
+from keras_dsmae.training.run_model import CHECKPOINT_DIR, build_model
 from keras_dsmae.training.run_config import (
     model_signature,
     read_run_config,
@@ -37,13 +38,12 @@ from keras_dsmae.utils.atomic_write import atomic_path
 from keras_dsmae.utils.finite import non_finite_variables
 from keras_dsmae.utils.stop_signals import stop_on_signals
 
-CHECKPOINT_DIR = "checkpoints"
 DEFAULT_IMAGE_SIZE = 224  # for data whose images have mixed sizes
 
 
 def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **settings):
     """Pretrain a DSMAE as `config` says, and write the run into its
-    `output_dir` (see README: "What a run writes").
+    `output_dir` (see examples/README.md, "What a run writes").
 
     Running again with the same `output_dir` resumes from the last completed
     epoch (weights, optimizer, teacher and EMA schedule position), also when
@@ -79,7 +79,7 @@ def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **set
     # One writer per run folder, from before the first piece of work to the last file.
     with run_lock(output_dir, enabled=distributed.is_chief):
         with distributed.scope():  # model, optimizer and teacher on every device
-            model = _build_model(preset, overrides, policy, config.seed)
+            model = build_model(preset, overrides, policy, config.seed)
             if config.init_from:
                 _start_from_vit(model, config.init_from)
             image_size, num_channels = model.encoder.image_size, model.encoder.num_channels
@@ -179,17 +179,6 @@ def _as_config(config, settings):
             f"`config` must be a PretrainingConfig or a data set name; got config={config!r}."
         )
     return dataclasses.replace(config, **settings) if settings else config
-
-
-def _build_model(preset, overrides, policy, seed):
-    """The preset's `DSMAE` with `overrides`, its variables in `policy`."""
-    keras.utils.set_random_seed(seed)
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(policy)
-    try:
-        return DSMAE.from_preset(preset, seed=seed, **overrides)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
 
 
 def _start_from_vit(model, folder):

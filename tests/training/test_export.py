@@ -4,6 +4,7 @@ run that starts from it (`--init_from`)."""
 
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -52,6 +53,31 @@ def test_a_run_exports_whole_with_its_card_and_another_run_starts_from_it(tmp_pa
 
     with pytest.raises(ValueError, match=r"`init_from` must be a Hugging Face ViT folder"):
         pretrain(tmp_path / "third", epochs=1, init_from=str(tmp_path))
+
+
+def test_the_decoder_comes_along_from_the_newest_checkpoint_only_when_it_holds_the_encoder(tmp_path):
+    run = finished_run(tmp_path / "run", epochs=1)
+    folder = tmp_path / "exported"
+    export_encoder_folder(str(run / "encoder.keras"), str(folder), include_decoder=True)
+    assert "pretraining_model.keras" in os.listdir(folder)
+    assert "pretraining_model.keras" in (folder / "README.md").read_text()
+    whole = keras.saving.load_model(str(folder / "pretraining_model.keras"))
+    encoder = keras.saving.load_model(str(run / "encoder.keras"))
+    for ours, theirs in zip(whole.encoder.weights, encoder.weights, strict=True):
+        np.testing.assert_array_equal(to_numpy(ours), to_numpy(theirs))
+    assert whole.teacher is not None and getattr(whole, "optimizer", None) is None
+    images = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype("float32")
+    assert to_numpy(whole.reconstruct(images)["reconstruction"]).shape == images.shape
+
+    # Another state than the checkpoint's (the run went on, or another run's encoder): refused.
+    encoder.weights[0].assign(to_numpy(encoder.weights[0]) + 1.0)
+    encoder.save(str(run / "other.keras"))
+    with pytest.raises(ValueError, match=r"`include_decoder`: the newest checkpoint .*epoch_0001.*/other\.keras"):
+        export_encoder_folder(str(run / "other.keras"), str(tmp_path / "refused"), include_decoder=True)
+    shutil.rmtree(run / "checkpoints")
+    with pytest.raises(ValueError, match=r"`include_decoder` needs the run folder .* no checkpoint"):
+        export_encoder_folder(str(run / "encoder.keras"), str(tmp_path / "refused"), include_decoder=True)
+    assert not (tmp_path / "refused").exists()
 
 
 def test_an_encoder_with_non_finite_weights_is_not_exported_and_the_old_export_stays(tmp_path):
