@@ -55,7 +55,7 @@ _DSMAE = {
 _MAE = {**_DSMAE_V1, "noise_std": 0.0, "loss_weight": 0.0}
 DSMAE_SOURCE = (
     "Issue 13's best combination in benchmarks/fashion_mnist.py (2026-11-30, 2 CPU cores, 4 epochs "
-    "= 936 steps, seeds 0-2; README 'Representation quality'): the mean of the last 6 teacher "
+    "= 936 steps, seeds 0-2; benchmarks/README.md 'Representation quality'): the mean of the last 6 teacher "
     "blocks as MSE targets, a 1-block feature predictor, feature weight 0.5 warmed up over the "
     "first 25 % of the run, a teacher that moves every 100 steps from momentum 0.9; noise 0.25 "
     "and mask 75 % from the DSD-MAE design. Measured: kNN / linear probe +1.0 / +1.6 points over "

@@ -4,7 +4,7 @@ workers on loopback (127.0.0.1), each a `tuning/search.py` process.
     python tuning/distributed_loopback.py --workers=2 --max_trials=4 -- --use_synthetic_data --epochs=1 --steps_per_epoch=2
 
 Arguments after `--` go to every `search.py` process. On a cluster, set the
-same environment variables on each machine instead (README, "Tuning").
+same environment variables on each machine instead (tuning/README.md).
 """
 
 import argparse

@@ -5,7 +5,7 @@ teacher knobs (the same as the installed `keras-dsmae-tune`; flags: --helpfull).
     python tuning/search.py --use_synthetic_data --max_trials=2 --epochs=1 --steps_per_epoch=2
 
 Rerunning with the same --directory/--project_name resumes the search.
-Distributed: README, "Tuning" (or tuning/distributed_loopback.py on one machine).
+Distributed: tuning/README.md (or tuning/distributed_loopback.py on one machine).
 """
 
 from keras_dsmae.tuning.search import main

@@ -14,7 +14,7 @@ where, and data sets that stay on the device.
   own share, get uint8 batches instead). Images of mixed sizes (folders)
   are still cropped from their originals on the host; only the flip and
   the normalisation move.
-- `"auto"`: `"device"` (see README, "Feeding the accelerator", for the
+- `"auto"`: `"device"` (see benchmarks/README.md, "Feeding the accelerator", for the
   measurement behind it).
 """
 

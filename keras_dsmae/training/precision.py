@@ -59,7 +59,7 @@ def resolve_precision(precision, resumed_policy=None):
     with; `mixed_bfloat16` on a GPU that supports bfloat16, `float32` on
     another GPU; `mixed_bfloat16` on a CPU with native bfloat16 (AVX512-BF16
     or AMX-BF16: 1.1–1.3× faster on every backend, same Fashion-MNIST
-    quality, see the README's "Training speed"), `float32` on other CPUs.
+    quality, see benchmarks/README.md, "Training speed"), `float32` on other CPUs.
     `"float16"` is `mixed_float16`; `Model.compile` then wraps the
     optimizer in a `LossScaleOptimizer`.
     """

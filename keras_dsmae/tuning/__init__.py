@@ -1,2 +1,2 @@
 """KerasTuner search over DSD-MAE's noise level, mask ratio and loss weight
-(`keras-dsmae-tune`, `python tuning/search.py`; see the README)."""
+(`keras-dsmae-tune`, `python tuning/search.py`; see tuning/README.md)."""

@@ -10,7 +10,7 @@ scored by kNN accuracy on held-out labelled training images; the command
 Rerunning with the same --directory/--project_name resumes the search.
 Distributed: run this same command once with KERASTUNER_TUNER_ID=chief and
 once per worker with KERASTUNER_TUNER_ID=tuner0, tuner1, ..., all with
-KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT set (README, "Tuning").
+KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT set (tuning/README.md).
 """
 
 import os

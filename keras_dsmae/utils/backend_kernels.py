@@ -4,7 +4,7 @@ Each function has one reference written in `keras.ops` (used on every
 backend where the fused kernel did not measure faster) and one fused path,
 chosen by backend. `tests/utils/test_backend_kernels.py` checks that both paths
 agree within float32 tolerance, values and gradients; what each path bought
-is in the README's "Training speed" section (`benchmarks/peer_throughput.py`).
+is in benchmarks/README.md, "Training speed" (`benchmarks/peer_throughput.py`).
 
 - `self_attention`: on PyTorch, `torch.nn.functional.scaled_dot_product_attention`
   (one fused kernel, forward and backward: 2.2× faster than the reference for

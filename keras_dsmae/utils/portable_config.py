@@ -10,7 +10,7 @@ each backend pick its own class.
 `jit_compile` is made `"auto"` too. Keras records the value it resolved
 on the saving backend (always True on JAX), so a file saved there would
 otherwise make a PyTorch load `torch.compile` the step, which takes
-minutes on a CPU (see README, "Feeding the accelerator"), and a file saved
+minutes on a CPU (see benchmarks/README.md, "Feeding the accelerator"), and a file saved
 on PyTorch would run JAX uncompiled. Each backend makes its own choice; a
 loaded model can be compiled again with `jit_compile=True` to force it.
 """

@@ -83,10 +83,10 @@ def test_the_record_holds_the_recorded_settings_and_the_docs_name_every_field():
         assert f"    {field.name} (`--{field.name}`): " in PretrainingConfig.__doc__
 
 
-def test_the_readme_flag_table_names_every_flag_and_no_other():
-    # The README's table of pretraining flags is written by hand: it may word
-    # them its own way, but not miss one or keep one that is gone.
-    with open(f"{REPO}/README.md", encoding="utf-8") as file:
+def test_the_flag_table_of_the_commands_page_names_every_flag_and_no_other():
+    # The table of pretraining flags (examples/README.md) is written by hand:
+    # it may word them its own way, but not miss one or keep one that is gone.
+    with open(f"{REPO}/examples/README.md", encoding="utf-8") as file:
         readme = file.read()
     table = readme[readme.index("| `--dataset` | the script's"):]
     table = table[: table.index("\n\n")]
