@@ -1,4 +1,4 @@
-"""Loss terms: one weighted loss each, with its own metric.
+"""Loss terms: one weighted loss each, with its own metric and its knobs.
 
 `DSMAE.compute_loss` sums its terms. A term reads what it needs from a
 `LossInputs` and returns `weight × loss`; the unweighted loss goes to its
@@ -6,6 +6,27 @@ metric, logged under the term's name (`pixel_loss`, `feature_loss`,
 `contrast_loss`, `image_loss`). Terms that learn from the teacher
 (`uses_teacher`) are also scaled by `LossInputs.teacher_scale`, the
 loss-weight warm-up.
+
+Each term is registered (`LOSS_TERMS`, in the order the terms are summed)
+and owns its knobs: `KNOBS` holds its weight knob (`WEIGHT`; 0 leaves the
+term out) and the others, under flat names, unique across terms, that
+`DSMAE(...)`, presets, `--model_overrides` and the tuner use; the model
+builds a term whose weight is > 0 with `from_settings`. A new term that
+reads only what the model already outputs is this file:
+
+    @register_loss_term("patch_variance")
+    class PatchVarianceTerm(LossTerm):
+        WEIGHT = "variance_weight"
+        KNOBS = {"variance_weight": Knob(0.0, "weight of ... (0: off).", low=0.0,
+                                         part="variance term")}
+
+        def __init__(self, weight, **kwargs):
+            super().__init__(weight, "variance_loss", **kwargs)
+
+        def compute(self, inputs):
+            ...  # a float32 scalar from inputs.outputs, inputs.clean_patches
+
+(`tests/losses/test_losses.py` registers one and trains with it.)
 """
 
 import dataclasses
@@ -16,12 +37,54 @@ from keras import ops
 
 from keras_dsmae.layers.masking import gather_tokens
 from keras_dsmae.losses.functions import (
+    FEATURE_LOSSES,
     feature_distillation_loss,
     info_nce_loss,
     normalize_tokens,
     pixel_reconstruction_loss,
 )
+from keras_dsmae.utils.knob import Knob
 from keras_dsmae.utils.token_math import spread_across_tokens
+
+LOSS_TERMS = {}
+
+
+def register_loss_term(name):
+    """Class decorator: make a `LossTerm` part of every `DSMAE`, built
+    (under the layer name `name`) when its weight knob is > 0."""
+    def register(cls):
+        if cls.WEIGHT not in cls.KNOBS:
+            raise ValueError(f"Loss term {name!r}: its weight knob `WEIGHT`={cls.WEIGHT!r} must be one of "
+                             f"its KNOBS ({sorted(cls.KNOBS)}).")
+        replaced = LOSS_TERMS.get(name)  # registering a name again replaces its class
+        others = {knob for term in LOSS_TERMS.values() if term is not replaced for knob in term.KNOBS}
+        clash = sorted(set(cls.KNOBS) & others)
+        if clash:
+            raise ValueError(f"Loss term {name!r}: knob names {clash} are already another term's.")
+        cls.term_name = name
+        LOSS_TERMS[name] = cls
+        return cls
+
+    return register
+
+
+def term_knobs():
+    """`{flat name: Knob}` of every registered term's knobs, term by term."""
+    return {name: knob for cls in LOSS_TERMS.values() for name, knob in cls.KNOBS.items()}
+
+
+def build_loss_terms(settings):
+    """The registered terms whose weight is > 0, in the order they are summed.
+
+    Args:
+        settings: `DSMAE`'s checked method knobs (flat names).
+    """
+    return [cls.from_settings(settings) for cls in LOSS_TERMS.values() if settings[cls.WEIGHT]]
+
+
+def teacher_needed(settings):
+    """Whether a term that learns from the teacher has a weight > 0."""
+    return any(cls.uses_teacher and settings[cls.WEIGHT] for cls in LOSS_TERMS.values())
 
 
 @dataclasses.dataclass
@@ -68,7 +131,16 @@ class LossTerm(keras.layers.Layer):
     """A weighted loss with a `keras.metrics.Mean` of its unweighted value.
 
     Subclasses implement `compute(inputs) → scalar float32`; those that
-    learn from the teacher set `uses_teacher = True`.
+    learn from the teacher set `uses_teacher = True`. A registered term
+    declares its knobs (see the module's docstring):
+
+    - `WEIGHT`: the flat name of its weight knob;
+    - `KNOBS`: `{flat name: Knob}` of its part, the weight's included; each
+      one but the weight is a constructor argument (`Knob.argument`, else
+      the flat name) unless it is in `MODEL_KNOBS`;
+    - `MODEL_KNOBS`: knobs of its part that the model reads to make what
+      the term needs (a head, a second view), not the term;
+    - `SHARED_KNOBS`: `{another term's knob: constructor argument}` it reads too.
 
     Args:
         weight: multiplier, > 0.
@@ -76,6 +148,18 @@ class LossTerm(keras.layers.Layer):
     """
 
     uses_teacher = False
+    WEIGHT = None
+    KNOBS = {}
+    MODEL_KNOBS = ()
+    SHARED_KNOBS = {}
+
+    @classmethod
+    def from_settings(cls, settings):
+        """The term, its weight and arguments from `DSMAE`'s checked knobs."""
+        arguments = {knob.argument or name: settings[name] for name, knob in cls.KNOBS.items()
+                     if name != cls.WEIGHT and name not in cls.MODEL_KNOBS}
+        arguments.update({argument: settings[name] for name, argument in cls.SHARED_KNOBS.items()})
+        return cls(settings[cls.WEIGHT], name=cls.term_name, **arguments)
 
     def __init__(self, weight, metric_name, **kwargs):
         super().__init__(**kwargs)
@@ -95,10 +179,20 @@ class LossTerm(keras.layers.Layer):
         return weight * loss
 
 
+@register_loss_term("pixel_reconstruction")
 class PixelReconstructionTerm(LossTerm):
     """MSE between predicted and clean pixels of the masked patches (or of
     every patch with `denoise_visible`), on per-patch normalised targets
     with `norm_pix_loss`."""
+
+    WEIGHT = "pixel_loss_weight"
+    KNOBS = {
+        "pixel_loss_weight": Knob(
+            1.0, "weight of the pixel term (0 removes it and the pixel head).", low=0.0, part="pixel term"),
+        "norm_pix_loss": Knob(True, "per-patch normalised pixel targets (MAE).", kind="bool", part="pixel term"),
+        "denoise_visible": Knob(
+            False, "also reconstruct the visible (noisy) patches.", kind="bool", part="pixel term"),
+    }
 
     def __init__(self, weight, norm_pix_loss=True, denoise_visible=False, **kwargs):
         super().__init__(weight, "pixel_loss", **kwargs)
@@ -115,6 +209,7 @@ class PixelReconstructionTerm(LossTerm):
         )
 
 
+@register_loss_term("feature_distillation")
 class FeatureDistillationTerm(LossTerm):
     """Distance (`kind`: cosine, mse, smooth_l1) between the student's
     feature predictions at the masked positions and the teacher's targets.
@@ -129,6 +224,22 @@ class FeatureDistillationTerm(LossTerm):
     exact."""
 
     uses_teacher = True
+    WEIGHT = "loss_weight"
+    KNOBS = {
+        "loss_weight": Knob(
+            1.0, "weight of the feature-distillation term: the student's feature predictions against "
+            "the teacher's targets at the masked positions (the seed's knob; 0 removes the term, and "
+            "the teacher with it unless an image term needs one).", low=0.0, tune=(0.0, 2.0),
+            tune_fixable=False, part="feature term"),
+        "feature_loss": Knob(
+            "cosine", "the feature term's distance.", kind="choice", choices=FEATURE_LOSSES,
+            part="feature term", argument="kind"),
+        "feature_predictor_depth": Knob(
+            0, "0: the pixel decoder's last layer also predicts the features; >= 1: a separate "
+            "predictor of this many blocks at encoder width (BootMAE, data2vec 2.0).", kind="int", low=0,
+            tune=(0, 2), part="feature term"),
+    }
+    MODEL_KNOBS = ("feature_predictor_depth",)
 
     def __init__(self, weight, kind="cosine", **kwargs):
         super().__init__(weight, "feature_loss", **kwargs)
@@ -144,6 +255,7 @@ class FeatureDistillationTerm(LossTerm):
         return feature_distillation_loss(predictions, targets, self.kind)
 
 
+@register_loss_term("image_level")
 class ImageLevelTerm(LossTerm):
     """Image-level teacher term: the student's pooled encoding of the noisy,
     masked view, through the model's image head (`outputs["image_prediction"]`,
@@ -157,6 +269,17 @@ class ImageLevelTerm(LossTerm):
 
     uses_teacher = True
     KINDS = ("regression", "contrast")
+    WEIGHT = "image_loss_weight"
+    KNOBS = {
+        "image_loss_weight": Knob(
+            0.0, "weight of the image-level teacher term (0: off).", low=0.0, tune=(0.0, 1.0),
+            part="image term"),
+        "image_loss": Knob(
+            "regression", "`regression` (pooled student → mean teacher target, MSE) or `contrast` "
+            "(InfoNCE against the other images).", kind="choice", choices=KINDS, part="image term",
+            argument="kind"),
+    }
+    SHARED_KNOBS = {"contrast_temperature": "temperature"}
 
     def __init__(self, weight, kind="regression", temperature=0.2, **kwargs):
         super().__init__(weight, "image_loss", **kwargs)
@@ -171,9 +294,25 @@ class ImageLevelTerm(LossTerm):
         return feature_distillation_loss(prediction, normalize_tokens(target), "mse")
 
 
+@register_loss_term("contrast")
 class ContrastTerm(LossTerm):
-    """Symmetric InfoNCE between the pooled encodings of two masked views
-    of each image (MV-MAE)."""
+    """Symmetric InfoNCE between the pooled encodings of two views of each
+    image (MV-MAE); the model makes the second view (`contrast_views`)."""
+
+    WEIGHT = "contrast_weight"
+    KNOBS = {
+        "contrast_weight": Knob(
+            0.0, "weight of the InfoNCE term between two views of each image (0: one view).", low=0.0,
+            part="contrast term"),
+        "contrast_temperature": Knob(
+            0.2, "InfoNCE temperature (contrast and image-contrast terms).", low=0.0, low_open=True,
+            part="contrast term", argument="temperature"),
+        "contrast_views": Knob(
+            "masks", "the two views: `masks` (two masks and noise draws of the image) or `crops` (the "
+            "image and a random resized crop of it, area 35–100 %, flipped half the time).",
+            kind="choice", choices=("masks", "crops"), part="contrast term"),
+    }
+    MODEL_KNOBS = ("contrast_views",)
 
     def __init__(self, weight, temperature=0.2, **kwargs):
         super().__init__(weight, "contrast_loss", **kwargs)

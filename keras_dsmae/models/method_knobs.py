@@ -1,13 +1,14 @@
 """The method knobs of `DSMAE`: one table, grouped by the part that owns
-each knob.
+each knob. The loss terms (`losses.terms`) and the teacher targets
+(`models.teacher_targets`) declare their own knobs on their classes; they
+join the table when the class is registered; the corruption's and the
+teacher's are here.
 
 Each entry is a `keras_dsmae.utils.knob.Knob`: default, allowed values,
 meaning and, for the knobs the tuner searches, its default range. The table
 is the one list of these names: `DSMAE` checks and records its knobs from
 it, presets and `--model_overrides` may use its names, the tuner takes its
-ranges and limits from it, and the docs are generated from it. A teacher
-target declares its own knobs on its class (`TeacherTarget.KNOBS`); they
-join the table when the target is registered.
+ranges and limits from it, and the docs are generated from it.
 """
 
 import textwrap
@@ -16,9 +17,7 @@ from keras_dsmae import losses
 from keras_dsmae.models.teacher_targets import TEACHER_TARGETS, target_knobs
 from keras_dsmae.utils.knob import Knob
 
-CONTRAST_VIEWS = ("masks", "crops")
-
-_BEFORE_TARGET_KNOBS = {
+_CORRUPTION_KNOBS = {
     # the corrupted view (GaussianPatchNoise + RandomMasking)
     "mask_ratio": Knob(
         0.75, "fraction of patches hidden from the student.", low=0.0, high=1.0, low_open=True,
@@ -26,32 +25,14 @@ _BEFORE_TARGET_KNOBS = {
     "noise_std": Knob(
         0.25, "std of the Gaussian noise on the student's patches (in normalised units).", low=0.0,
         tune=(0.0, 0.5), tune_fixable=False, part="corruption"),
-    # the pixel term
-    "pixel_loss_weight": Knob(
-        1.0, "weight of the pixel term (0 removes it and the pixel head).", low=0.0, part="pixel term"),
-    "norm_pix_loss": Knob(True, "per-patch normalised pixel targets (MAE).", kind="bool", part="pixel term"),
-    "denoise_visible": Knob(
-        False, "also reconstruct the visible (noisy) patches.", kind="bool", part="pixel term"),
-    # the feature term
-    "loss_weight": Knob(
-        1.0, "weight of the feature-distillation term: the student's feature predictions against "
-        "the teacher's targets at the masked positions (the seed's knob; 0 removes the term, and "
-        "the teacher with it unless an image term needs one).", low=0.0, tune=(0.0, 2.0),
-        tune_fixable=False, part="feature term"),
-    "feature_loss": Knob(
-        "cosine", "the feature term's distance.", kind="choice", choices=losses.FEATURE_LOSSES,
-        part="feature term"),
-    "feature_predictor_depth": Knob(
-        0, "0: the pixel decoder's last layer also predicts the features; >= 1: a separate "
-        "predictor of this many blocks at encoder width (BootMAE, data2vec 2.0).", kind="int", low=0,
-        tune=(0, 2), part="feature term"),
-    # the teacher target
+}
+_TARGET_CHOICE = {
     "teacher_target": Knob(
         "full", "the registered teacher-target strategy (`models.teacher_targets`); the old name "
         "`teacher_view` is still taken.", kind="choice",
         choices=lambda: tuple(TEACHER_TARGETS), part="teacher target"),
 }
-_AFTER_TARGET_KNOBS = {
+_TEACHER_KNOBS = {
     # the EMA teacher
     "teacher_momentum": Knob(0.996, "EMA momentum at the start of the schedule.", low=0.0, high=1.0,
                              part="teacher"),
@@ -63,25 +44,6 @@ _AFTER_TARGET_KNOBS = {
     "loss_weight_warmup": Knob(
         0.0, "fraction of the run over which the teacher terms' weights ramp linearly from 0 "
         "(0: no warm-up).", low=0.0, high=1.0, high_open=True, tune=(0.0, 0.5), part="teacher"),
-    # the image-level teacher term
-    "image_loss_weight": Knob(
-        0.0, "weight of the image-level teacher term (0: off).", low=0.0, tune=(0.0, 1.0),
-        part="image term"),
-    "image_loss": Knob(
-        "regression", "`regression` (pooled student → mean teacher target, MSE) or `contrast` "
-        "(InfoNCE against the other images).", kind="choice", choices=losses.ImageLevelTerm.KINDS,
-        part="image term"),
-    # the two-view contrast term (MV-MAE)
-    "contrast_weight": Knob(
-        0.0, "weight of the InfoNCE term between two views of each image (0: one view).", low=0.0,
-        part="contrast term"),
-    "contrast_temperature": Knob(
-        0.2, "InfoNCE temperature (contrast and image-contrast terms).", low=0.0, low_open=True,
-        part="contrast term"),
-    "contrast_views": Knob(
-        "masks", "the two views: `masks` (two masks and noise draws of the image) or `crops` (the "
-        "image and a random resized crop of it, area 35–100 %, flipped half the time).",
-        kind="choice", choices=CONTRAST_VIEWS, part="contrast term"),
     "seed": Knob(None, "masks, noise and drop path reproduce with it.", kind="seed", part="model"),
 }
 
@@ -92,9 +54,11 @@ RENAMED_KNOBS = {"teacher_view": "teacher_target"}
 
 
 def method_knobs():
-    """`{name: Knob}` of every method knob, in the order of `get_config`;
-    the registered teacher targets' knobs sit after `teacher_target`."""
-    return {**_BEFORE_TARGET_KNOBS, **target_knobs(), **_AFTER_TARGET_KNOBS}
+    """`{name: Knob}` of every method knob, in the order of `get_config`:
+    the corruption's, the registered loss terms' (`losses.LOSS_TERMS`), the
+    teacher target's choice and the registered targets' knobs, the
+    teacher's, the seed."""
+    return {**_CORRUPTION_KNOBS, **losses.term_knobs(), **_TARGET_CHOICE, **target_knobs(), **_TEACHER_KNOBS}
 
 
 def tuned_ranges():

@@ -78,29 +78,16 @@ def check(architecture, knobs):
 
 
 def has_teacher(settings):
-    """Whether the settings need an EMA teacher (a feature or image term)."""
-    return bool(settings["loss_weight"] or settings["image_loss_weight"])
+    """Whether the settings need an EMA teacher (a term that learns from it
+    has a weight > 0)."""
+    return losses.teacher_needed(settings)
 
 
 def loss_terms(settings):
-    """The loss terms whose weight is > 0, in the order they are summed:
-    pixel reconstruction, feature distillation, image level, contrast."""
-    terms = []
-    if settings["pixel_loss_weight"]:
-        terms.append(losses.PixelReconstructionTerm(
-            settings["pixel_loss_weight"], settings["norm_pix_loss"], settings["denoise_visible"],
-            name="pixel_reconstruction"))
-    if settings["loss_weight"]:
-        terms.append(losses.FeatureDistillationTerm(
-            settings["loss_weight"], settings["feature_loss"], name="feature_distillation"))
-    if settings["image_loss_weight"]:
-        terms.append(losses.ImageLevelTerm(
-            settings["image_loss_weight"], settings["image_loss"], settings["contrast_temperature"],
-            name="image_level"))
-    if settings["contrast_weight"]:
-        terms.append(losses.ContrastTerm(
-            settings["contrast_weight"], settings["contrast_temperature"], name="contrast"))
-    return terms
+    """The loss terms whose weight is > 0, in the order they are summed (the
+    registered terms: pixel reconstruction, feature distillation, image
+    level, contrast, then any registered later)."""
+    return losses.build_loss_terms(settings)
 
 
 def config_of(model):

@@ -35,7 +35,9 @@ TEACHER_TARGETS = {}
 def register_teacher_target(name):
     """Class decorator: make a `TeacherTarget` selectable as `teacher_target=name`."""
     def register(cls):
-        clash = sorted(set(cls.KNOBS) & set(target_knobs()) - set(TEACHER_TARGETS.get(name, cls).KNOBS))
+        replaced = TEACHER_TARGETS.get(name)  # registering a name again replaces its class
+        others = {knob for target in TEACHER_TARGETS.values() if target is not replaced for knob in target.KNOBS}
+        clash = sorted(set(cls.KNOBS) & others)
         if clash:
             raise ValueError(f"Teacher target {name!r}: knob names {clash} are already another target's.")
         cls.name = name

@@ -104,6 +104,10 @@ def test_a_registered_target_brings_its_own_knob():
         assert model.teacher_target.scale == 2.0 and model.get_config()["target_scale"] == 2.0
         with pytest.raises(ValueError, match="target_scale"):
             keras_dsmae.DSMAE(**TINY, teacher_target="scaled_full", target_scale=0.0)
+        with pytest.raises(ValueError, match=r"knob names \['target_scale'\] are already another target's"):
+            register_teacher_target("scaled_again")(type("Again", (ScaledTarget,), {}))
+        assert "scaled_again" not in TEACHER_TARGETS
+        register_teacher_target("scaled_full")(ScaledTarget)  # the same name again replaces it
     finally:
         del TEACHER_TARGETS["scaled_full"]
     assert "target_scale" not in method_knobs()
@@ -118,3 +122,64 @@ def test_the_old_name_teacher_view_still_selects_the_target():
     assert preset.get_config()["teacher_target"] == "full"
     with pytest.raises(ValueError, match=r"`teacher_view` is the old name of `teacher_target`.*'full'.*'masked'"):
         keras_dsmae.DSMAE(**TINY, teacher_view="full", teacher_target="masked")
+
+
+def test_a_new_loss_term_is_one_registered_class_reachable_from_presets_and_the_tuner():
+    from keras_dsmae.losses.terms import LOSS_TERMS, LossTerm, register_loss_term
+    from keras_dsmae.utils.knob import Knob
+
+    @register_loss_term("pixel_l1")
+    class PixelL1Term(LossTerm):
+        """Mean absolute error of the pixel predictions on the masked patches."""
+
+        WEIGHT = "pixel_l1_weight"
+        KNOBS = {"pixel_l1_weight": Knob(0.0, "weight of the L1 pixel term (0: off).", low=0.0,
+                                         part="L1 pixel term"),
+                 "pixel_l1_scale": Knob(1.0, "divides the error.", low=0.0, low_open=True,
+                                        part="L1 pixel term", argument="scale")}
+
+        def __init__(self, weight, scale=1.0, **kwargs):
+            super().__init__(weight, "pixel_l1_loss", **kwargs)
+            self.scale = scale
+
+        def compute(self, inputs):
+            error = keras.ops.abs(inputs.outputs["pixels"] - inputs.clean_patches) / self.scale
+            mask = inputs.outputs["mask"]
+            return keras.ops.sum(keras.ops.mean(error, -1) * mask) / keras.ops.sum(mask)
+
+    try:
+        model = keras_dsmae.DSMAE.from_preset("mae_vit_tiny_cifar", **TINY, pixel_l1_weight=0.5,
+                                              pixel_l1_scale=2.0, seed=1)
+        term = model.loss_terms[-1]
+        assert (type(term), term.weight, term.scale) == (PixelL1Term, 0.5, 2.0)
+        assert model.teacher is None  # it does not learn from the teacher
+        config = model.get_config()
+        assert (config["pixel_l1_weight"], config["pixel_l1_scale"]) == (0.5, 2.0)
+        assert keras_dsmae.DSMAE.from_config(config).get_config() == config
+        assert "pixel_l1_weight: weight of the L1 pixel term" in method_knobs_docs()
+        model.compile(optimizer=keras.optimizers.AdamW(1e-3))
+        history = model.fit(structured_images(4), batch_size=2, epochs=1, verbose=0)
+        assert np.isfinite(history.history["pixel_l1_loss"][0]) and history.history["pixel_l1_loss"][0] > 0
+
+        hypermodel = DSMAEHyperModel("mae_vit_tiny_cifar", None, None, ranges={"pixel_l1_weight": (0.2, 0.4)},
+                                     model_overrides={k: v for k, v in TINY.items() if k != "seed"})
+        hp = keras_tuner.HyperParameters()
+        searched = hypermodel.build(hp)
+        assert 0.2 <= hp.get("pixel_l1_weight") <= 0.4
+        assert searched.loss_terms[-1].weight == hp.get("pixel_l1_weight")
+        with pytest.raises(ValueError, match=r"`pixel_l1_scale` must be .*got pixel_l1_scale=0"):
+            keras_dsmae.DSMAE(**TINY, pixel_l1_scale=0.0)
+        with pytest.raises(ValueError, match=r"knob names \['pixel_l1_scale', 'pixel_l1_weight'\] are already another term's"):
+            register_loss_term("pixel_l1_again")(type("Again", (PixelL1Term,), {}))
+        assert "pixel_l1_again" not in LOSS_TERMS
+    finally:
+        del LOSS_TERMS["pixel_l1"]
+    assert "pixel_l1_weight" not in method_knobs()
+    with pytest.raises(ValueError, match="pixel_l1_weight"):
+        keras_dsmae.DSMAE(**TINY, pixel_l1_weight=0.5)
+
+
+def method_knobs_docs():
+    from keras_dsmae.models.method_knobs import knob_docs
+
+    return " ".join(knob_docs().split())
