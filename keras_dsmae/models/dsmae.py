@@ -6,6 +6,8 @@ heads), `EMATeacher` (teacher encoder and its momentum schedule), a
 teacher-target strategy (`teacher_targets`), and loss terms (`losses.terms`).
 """
 
+import inspect
+
 import keras
 from keras import ops
 
@@ -88,9 +90,10 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     def __init__(self, image_size=32, patch_size=4, num_channels=3, encoder_dim=192,
                  encoder_depth=12, encoder_heads=3, decoder_dim=128, decoder_depth=4,
                  decoder_heads=4, mlp_ratio=4.0, drop_path_rate=0.0, use_cls_token=True, **kwargs):
+        architecture = method_settings.arguments_given(locals())
         knobs = method_settings.take_knobs(kwargs)
         super().__init__(**kwargs)
-        settings = method_settings.check(locals(), knobs)
+        settings = method_settings.check(architecture, knobs)
         seed = settings["seed"]
         self.settings = settings
         policy = self.dtype_policy
@@ -100,6 +103,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             mlp_ratio=mlp_ratio, drop_path_rate=drop_path_rate, use_cls_token=use_cls_token,
             seed=method_settings.offset_seed(seed, 100), dtype=policy, name="encoder",
         )
+        self.architecture = {**architecture, "image_size": self.encoder.image_size}  # get_config's
         self.num_visible = num_visible_patches(self.encoder.num_patches, settings["mask_ratio"])
         self.teacher_target = build_teacher_target(
             settings, self.encoder.num_patches - self.num_visible, encoder_depth)
@@ -354,7 +358,15 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         """A model from a named preset (`keras_dsmae.presets`); `overrides`
         may be any constructor argument."""
         overrides = method_settings.current_names(overrides)
-        return cls(**presets.preset_config(name, overrides, allowed=method_settings.argument_names()))
+        return cls(**presets.preset_config(name, overrides, allowed=cls.argument_names()))
+
+    @classmethod
+    def argument_names(cls):
+        """Every name `DSMAE(...)`, presets and `--model_overrides` may use:
+        the architecture (the signature), the method knobs (old names too),
+        and Keras' `name` and `dtype`."""
+        architecture = [name for name in inspect.signature(cls.__init__).parameters if name not in ("self", "kwargs")]
+        return (*architecture, *method_knobs.method_knobs(), *method_knobs.RENAMED_KNOBS, "name", "dtype")
 
 
 DSMAE.__doc__ = DSMAE.__doc__.replace("{knob_docs}", method_knobs.knob_docs())

@@ -1,6 +1,6 @@
-"""DSMAE's constructor arguments: the architecture, the method knobs (one
-table, `models.method_knobs`), their checks, the loss terms they select, and
-the config that rebuilds the model."""
+"""DSMAE's constructor arguments: the architecture (as its signature
+gives it), the method knobs (one table, `models.method_knobs`), their
+checks, the loss terms they select, and the config that rebuilds the model."""
 
 import numpy as np
 from keras import ops
@@ -9,16 +9,10 @@ from keras_dsmae import losses
 from keras_dsmae.models.method_knobs import RENAMED_KNOBS, method_knobs
 from keras_dsmae.utils import validation
 
-ENCODER_ARGUMENTS = (
-    "image_size", "patch_size", "num_channels", "encoder_dim", "encoder_depth",
-    "encoder_heads", "decoder_dim", "decoder_depth", "decoder_heads", "mlp_ratio",
-    "drop_path_rate", "use_cls_token",
-)
-
-
-def argument_names():
-    """Every name `DSMAE(...)`, presets and `--model_overrides` may use."""
-    return ENCODER_ARGUMENTS + tuple(method_knobs()) + tuple(RENAMED_KNOBS) + ("name", "dtype")
+def arguments_given(local_names):
+    """The architecture arguments of a constructor, from its `locals()` at
+    its first line (every named parameter; not `self`, `kwargs`)."""
+    return {name: value for name, value in local_names.items() if name not in ("self", "kwargs", "__class__")}
 
 
 def current_names(arguments):
@@ -91,25 +85,11 @@ def loss_terms(settings):
 
 
 def config_of(model):
-    """The constructor arguments that rebuild `model` (a `DSMAE`). The
+    """The constructor arguments that rebuild `model` (a `DSMAE`): its
+    architecture as given (the image size as a pair) and its knobs. The
     teacher momentum is read from the teacher's schedule variables, the one
     record of it, so a changed schedule is never reported stale."""
-    encoder, decoder = model.encoder, model.decoder
-    config = {
-        "image_size": encoder.image_size,
-        "patch_size": encoder.patch_size,
-        "num_channels": encoder.num_channels,
-        "encoder_dim": encoder.hidden_dim,
-        "encoder_depth": encoder.depth,
-        "encoder_heads": encoder.num_heads,
-        "decoder_dim": decoder.decoder_dim,
-        "decoder_depth": decoder.depth,
-        "decoder_heads": decoder.num_heads,
-        "mlp_ratio": encoder.mlp_ratio,
-        "drop_path_rate": encoder.drop_path_rate,
-        "use_cls_token": encoder.use_cls_token,
-        **{name: model.settings[name] for name in method_knobs()},
-    }
+    config = {**model.architecture, **{name: model.settings[name] for name in method_knobs()}}
     if model.ema_teacher is not None:
         for name, variable in (("teacher_momentum", model.ema_teacher.momentum_start),
                                ("teacher_momentum_end", model.ema_teacher.momentum_end)):
