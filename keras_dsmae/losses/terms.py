@@ -43,7 +43,7 @@ from keras_dsmae.losses.functions import (
     normalize_tokens,
     pixel_reconstruction_loss,
 )
-from keras_dsmae.utils.knob import Knob
+from keras_dsmae.utils.knob import Knob, knob_owner_registration, registered_knobs
 from keras_dsmae.utils.token_math import spread_across_tokens
 
 LOSS_TERMS = {}
@@ -52,25 +52,18 @@ LOSS_TERMS = {}
 def register_loss_term(name):
     """Class decorator: make a `LossTerm` part of every `DSMAE`, built
     (under the layer name `name`) when its weight knob is > 0."""
-    def register(cls):
-        if cls.WEIGHT not in cls.KNOBS:
-            raise ValueError(f"Loss term {name!r}: its weight knob `WEIGHT`={cls.WEIGHT!r} must be one of "
-                             f"its KNOBS ({sorted(cls.KNOBS)}).")
-        replaced = LOSS_TERMS.get(name)  # registering a name again replaces its class
-        others = {knob for term in LOSS_TERMS.values() if term is not replaced for knob in term.KNOBS}
-        clash = sorted(set(cls.KNOBS) & others)
-        if clash:
-            raise ValueError(f"Loss term {name!r}: knob names {clash} are already another term's.")
-        cls.term_name = name
-        LOSS_TERMS[name] = cls
-        return cls
+    return knob_owner_registration(LOSS_TERMS, name, "loss term", "term_name", check=_has_its_weight)
 
-    return register
+
+def _has_its_weight(name, cls):
+    if cls.WEIGHT not in cls.KNOBS:
+        raise ValueError(f"Loss term {name!r}: its weight knob `WEIGHT`={cls.WEIGHT!r} must be one of "
+                         f"its KNOBS ({sorted(cls.KNOBS)}).")
 
 
 def term_knobs():
     """`{flat name: Knob}` of every registered term's knobs, term by term."""
-    return {name: knob for cls in LOSS_TERMS.values() for name, knob in cls.KNOBS.items()}
+    return registered_knobs(LOSS_TERMS)
 
 
 def build_loss_terms(settings):

@@ -26,7 +26,7 @@ from keras import ops
 
 from keras_dsmae.layers.masking import gather_tokens
 from keras_dsmae.losses.functions import normalize_tokens
-from keras_dsmae.utils.knob import Knob
+from keras_dsmae.utils.knob import Knob, knob_owner_registration, registered_knobs
 from keras_dsmae.utils.token_math import standardize_tokens
 
 TEACHER_TARGETS = {}
@@ -34,22 +34,12 @@ TEACHER_TARGETS = {}
 
 def register_teacher_target(name):
     """Class decorator: make a `TeacherTarget` selectable as `teacher_target=name`."""
-    def register(cls):
-        replaced = TEACHER_TARGETS.get(name)  # registering a name again replaces its class
-        others = {knob for target in TEACHER_TARGETS.values() if target is not replaced for knob in target.KNOBS}
-        clash = sorted(set(cls.KNOBS) & others)
-        if clash:
-            raise ValueError(f"Teacher target {name!r}: knob names {clash} are already another target's.")
-        cls.name = name
-        TEACHER_TARGETS[name] = cls
-        return cls
-
-    return register
+    return knob_owner_registration(TEACHER_TARGETS, name, "teacher target", "name")
 
 
 def target_knobs():
     """`{flat name: Knob}` of every registered strategy's knobs."""
-    return {name: knob for cls in TEACHER_TARGETS.values() for name, knob in cls.KNOBS.items()}
+    return registered_knobs(TEACHER_TARGETS)
 
 
 def build_teacher_target(settings, num_masked, encoder_depth):

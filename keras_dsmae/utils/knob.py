@@ -116,3 +116,37 @@ class Knob:
         if self.high is not None:
             rule = f"{rule} {'<' if self.high_open else '<='} {self.high}"
         return rule + (", whole numbers" if self.kind in ("int", "optional_int") else "")
+
+
+def knob_owner_registration(registry, name, kind, name_attribute, check=None):
+    """A class decorator that puts a class with `KNOBS` (`{flat name: Knob}`)
+    into `registry` under `name` (replacing the class that name had) and
+    sets its `name_attribute` to `name`. A knob name that another registered
+    class declares is refused: flat names must be unique.
+
+    Args:
+        registry: `{name: class}`, e.g. the teacher targets or loss terms.
+        name: the name to register the class under.
+        kind: what the classes are, for errors (`"teacher target"`).
+        name_attribute: the class attribute that receives `name`.
+        check: optional `check(name, cls)` that raises for a bad class.
+    """
+    def register(cls):
+        if check is not None:
+            check(name, cls)
+        replaced = registry.get(name)
+        others = {knob for owner in registry.values() if owner is not replaced for knob in owner.KNOBS}
+        clash = sorted(set(cls.KNOBS) & others)
+        if clash:
+            raise ValueError(f"{kind[0].upper()}{kind[1:]} {name!r}: knob names {clash} are already another "
+                             f"{kind.split()[-1]}'s.")
+        registry[name] = cls
+        setattr(cls, name_attribute, name)
+        return cls
+
+    return register
+
+
+def registered_knobs(registry):
+    """`{flat name: Knob}` of every class in `registry`, class by class."""
+    return {name: knob for owner in registry.values() for name, knob in owner.KNOBS.items()}
