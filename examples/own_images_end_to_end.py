@@ -36,6 +36,8 @@ def main(argv=None):
     parser.add_argument("--probe_epochs", type=int, default=30)
     parser.add_argument("--knn_k", type=int, default=10, help="neighbours of the kNN score")
     parser.add_argument("--encoder_depth", type=int, default=SMALL["encoder_depth"], help="encoder blocks")
+    parser.add_argument("--mixed_precision", default="auto", choices=("auto", "float32", "bfloat16", "float16"),
+                        help="the pretraining's precision (auto: bfloat16 where the hardware has it)")
     args = parser.parse_args(argv)
     for split in ("train", "test"):
         if not os.path.isdir(os.path.join(args.images, split)):
@@ -46,7 +48,8 @@ def main(argv=None):
         dataset=f"folder:{os.path.join(args.images, 'train')}", preset="dsmae_vit_tiny_cifar",
         image_size=args.image_size, model_overrides={**SMALL, "encoder_depth": args.encoder_depth}, epochs=args.epochs,
         steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size, warmup_epochs=min(2, args.epochs),
-        output_dir=args.output_dir, reconstruction_every=max(args.epochs // 4, 1))
+        output_dir=args.output_dir, reconstruction_every=max(args.epochs // 4, 1),
+        mixed_precision=args.mixed_precision)
     model, _ = run_pretraining(config, verbose=2)
     encoder = model.encoder
 

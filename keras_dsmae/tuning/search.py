@@ -32,7 +32,7 @@ from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.data.knn_datasets import knn_datasets
 from keras_dsmae.training.distribution import resolve_distribution
 from keras_dsmae.utils import validation
-from keras_dsmae.tuning.hypermodel import DEFAULT_RANGES, OBJECTIVE, DSMAEHyperModel
+from keras_dsmae.tuning.hypermodel import DEFAULT_RANGES, OBJECTIVE, DSMAEHyperModel, validate_ranges
 from keras_dsmae.tuning.report import format_trial_table, plot_objective, trial_rows
 
 TUNERS = ("random", "bayesian", "hyperband")
@@ -97,6 +97,7 @@ def run_search(dataset="cifar10", *, tuner="random", max_trials=10, epochs=10, s
     validation.check_int("knn_reference_examples", knn_reference_examples, minimum=1)
     validation.check_int("knn_query_examples", knn_query_examples, minimum=1)
     validation.check_seed("seed", seed, allow_none=False)
+    validate_ranges(ranges)  # before any data is read
     project_name = project_name or f"dsmae_{dataset}"
     distributed = resolve_distribution(distribution, batch_size)
     references, queries = knn_datasets(

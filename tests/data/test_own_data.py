@@ -189,7 +189,7 @@ def test_real_size_presets_and_the_preset_for_each_image_size():
 def _job(tmp_path, dataset, **options):
     settings = dict(output_dir=str(tmp_path / "run"), epochs=1, steps_per_epoch=2, batch_size=2,
                     preset="dsmae_vit_tiny_cifar", image_size=16, verbose=0,
-                    model_overrides={**TINY_JOB, "patch_size": 4})
+                    model_overrides={**TINY_JOB, "patch_size": 4}, mixed_precision="float32")
     settings.update(options)
     return run_pretraining(dataset, **settings)
 
@@ -233,7 +233,7 @@ def test_installed_pretraining_command_on_a_folder_writes_the_example_outputs(tm
     result = subprocess.run(
         [command, f"--dataset=folder:{tmp_path / 'images'}", "--image_size=96", "--epochs=1",
          "--steps_per_epoch=3", "--batch_size=2", f"--output_dir={tmp_path / 'run'}",
-         f"--model_overrides={overrides}"],
+         f"--model_overrides={overrides}", "--mixed_precision=float32"],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -283,7 +283,8 @@ def test_pretraining_command_on_a_tfds_name_through_mock_data(tmp_path, capsys):
     flags.FLAGS.unparse_flags()  # another test of this process may have parsed them
     argv = ["keras-dsmae-pretrain", "--dataset=tfds:imagenette/160px", "--image_size=96",
             "--epochs=1", "--steps_per_epoch=3", "--batch_size=2", f"--output_dir={tmp_path / 'run'}",
-            f"--model_overrides={json.dumps(TINY_JOB)}", f"--jit_compile={'true' if compiles else 'auto'}"]
+            f"--model_overrides={json.dumps(TINY_JOB)}", f"--jit_compile={'true' if compiles else 'auto'}",
+            "--mixed_precision=float32"]
     with tfds.testing.mock_data(num_examples=12), pytest.raises(SystemExit) as finished:
         command.main(argv)
     flags.FLAGS.unparse_flags()
@@ -321,7 +322,7 @@ def test_the_tutorial_then_the_probe_example_and_the_finetune_command_on_a_label
         [sys.executable, os.path.join(REPO, "examples", "own_images_end_to_end.py"),
          f"--images={tmp_path / 'labelled'}", f"--output_dir={tmp_path / 'run'}", "--image_size=16",
          "--epochs=1", "--steps_per_epoch=2", "--batch_size=4", "--probe_epochs=1", "--knn_k=3",
-         "--encoder_depth=1"],
+         "--encoder_depth=1", "--mixed_precision=float32"],
         capture_output=True, text=True, cwd=tmp_path, timeout=900)
     assert tutorial.returncode == 0, tutorial.stdout[-2000:] + tutorial.stderr[-3000:]
     assert "kNN accuracy" in tutorial.stdout and "linear-probe accuracy" in tutorial.stdout

@@ -142,7 +142,7 @@ def jax_losses():
 def _job_settings():
     return dict(output_dir=ARGUMENT, preset="dsmae_vit_tiny_cifar", steps_per_epoch=2,
                 batch_size=8, use_synthetic_data=True, synthetic_examples=32,
-                model_overrides=TINY_JOB,
+                model_overrides=TINY_JOB, mixed_precision="float32",
                 reconstruction_every=1, verbose=0,
                 distribution="mirrored" if BACKEND == "tensorflow" else "data_parallel")
 

@@ -96,13 +96,6 @@ def test_evaluate_and_predict_do_not_move_the_teacher():
         np.testing.assert_array_equal(teacher, old)
 
 
-def test_fit_without_teacher_ema_warns_about_constant_momentum():
-    model = tiny_model(seed=4)
-    model.compile(optimizer="adam")
-    with pytest.warns(UserWarning, match="TeacherEMA"):
-        model.fit(structured_images(4), batch_size=4, epochs=1, verbose=0)
-
-
 def test_teacher_ema_needs_run_length_when_data_has_no_known_length():
     model = tiny_model(seed=5)
     model.compile(optimizer="adam")

@@ -196,8 +196,9 @@ def test_the_dsmae_preset_gets_its_schedules_from_fit_and_teacher_ema_alone():
     assert int(to_numpy(model.ema_teacher.step.value)) == 16
 
 
-def test_without_teacher_ema_the_warning_names_the_skipped_warmup():
+def test_without_teacher_ema_fit_warns_of_the_constant_momentum_naming_the_skipped_warmup():
     model = tiny_model(loss_weight_warmup=0.3)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3))
-    with pytest.warns(UserWarning, match=r"TeacherEMA.*no loss-weight warm-up \(loss_weight_warmup=0.3\)"):
+    with pytest.warns(UserWarning, match=r"TeacherEMA: the teacher follows the student with a constant momentum 0.996 "
+                                          r"instead of the cosine schedule and no loss-weight warm-up \(loss_weight_warmup=0.3\)"):
         model.fit(structured_images(4), batch_size=2, epochs=1, verbose=0)

@@ -132,7 +132,7 @@ def test_example_script_runs_offline_with_flags(tmp_path):
     command = [
         sys.executable, os.path.join(REPO, "examples", "pretrain_cifar100.py"),
         "--use_synthetic_data", "--epochs=1", "--steps_per_epoch=1", "--batch_size=8",
-        f"--output_dir={tmp_path}", "--mask_ratio=0.5", "--noise_std=0.1",
+        f"--output_dir={tmp_path}", "--mask_ratio=0.5", "--noise_std=0.1", "--mixed_precision=float32",
         "--model_overrides=" + json.dumps(TINY_JOB_AT_32),
     ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=600)
