@@ -14,19 +14,20 @@ term out) and the others, under flat names, unique across terms, that
 builds a term whose weight is > 0 with `from_settings`. A new term that
 reads only what the model already outputs is this file:
 
-    @register_loss_term("patch_variance")
-    class PatchVarianceTerm(LossTerm):
-        WEIGHT = "variance_weight"
-        KNOBS = {"variance_weight": Knob(0.0, "weight of ... (0: off).", low=0.0,
-                                         part="variance term")}
+    @register_loss_term("pixel_l1")
+    class PixelL1Term(LossTerm):
+        WEIGHT = "pixel_l1_weight"
+        KNOBS = {"pixel_l1_weight": Knob(0.0, "weight of the L1 pixel term (0: off).", low=0.0,
+                                         part="L1 pixel term")}
 
         def __init__(self, weight, **kwargs):
-            super().__init__(weight, "variance_loss", **kwargs)
+            super().__init__(weight, "pixel_l1_loss", **kwargs)
 
         def compute(self, inputs):
             ...  # a float32 scalar from inputs.outputs, inputs.clean_patches
 
-(`tests/losses/test_losses.py` registers one and trains with it.)
+(`tests/models/test_method_knobs.py` registers this term, with a second
+knob, and trains with it.)
 """
 
 import dataclasses
