@@ -6,8 +6,6 @@ heads), `EMATeacher` (teacher encoder and its momentum schedule), a
 teacher-target strategy (`teacher_targets`), and loss terms (`losses.terms`).
 """
 
-import inspect
-
 import keras
 from keras import ops
 
@@ -90,7 +88,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     def __init__(self, image_size=32, patch_size=4, num_channels=3, encoder_dim=192,
                  encoder_depth=12, encoder_heads=3, decoder_dim=128, decoder_depth=4,
                  decoder_heads=4, mlp_ratio=4.0, drop_path_rate=0.0, use_cls_token=True, **kwargs):
-        architecture = method_settings.arguments_given(locals())
+        architecture = method_settings.arguments_given(DSMAE.__init__, locals())
         knobs = method_settings.take_knobs(kwargs)
         super().__init__(**kwargs)
         settings = method_settings.check(architecture, knobs)
@@ -365,8 +363,8 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         """Every name `DSMAE(...)`, presets and `--model_overrides` may use:
         the architecture (the signature), the method knobs (old names too),
         and Keras' `name` and `dtype`."""
-        architecture = [name for name in inspect.signature(cls.__init__).parameters if name not in ("self", "kwargs")]
-        return (*architecture, *method_knobs.method_knobs(), *method_knobs.RENAMED_KNOBS, "name", "dtype")
+        return (*method_settings.architecture_names(cls.__init__), *method_knobs.method_knobs(),
+                *method_knobs.RENAMED_KNOBS, "name", "dtype")
 
 
 DSMAE.__doc__ = DSMAE.__doc__.replace("{knob_docs}", method_knobs.knob_docs())

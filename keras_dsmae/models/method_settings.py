@@ -2,6 +2,8 @@
 gives it), the method knobs (one table, `models.method_knobs`), their
 checks, the loss terms they select, and the config that rebuilds the model."""
 
+import inspect
+
 import numpy as np
 from keras import ops
 
@@ -9,10 +11,17 @@ from keras_dsmae import losses
 from keras_dsmae.models.method_knobs import RENAMED_KNOBS, method_knobs
 from keras_dsmae.utils import validation
 
-def arguments_given(local_names):
-    """The architecture arguments of a constructor, from its `locals()` at
-    its first line (every named parameter; not `self`, `kwargs`)."""
-    return {name: value for name, value in local_names.items() if name not in ("self", "kwargs", "__class__")}
+def architecture_names(init):
+    """The named parameters of a constructor `init` (not `self`, `**kwargs`):
+    DSMAE's architecture arguments, written once, in its signature."""
+    return [name for name, parameter in inspect.signature(init).parameters.items()
+            if name != "self" and parameter.kind is not parameter.VAR_KEYWORD]
+
+
+def arguments_given(init, local_names):
+    """`{name: value}` of `init`'s architecture arguments, from its
+    `locals()` at its first line."""
+    return {name: local_names[name] for name in architecture_names(init)}
 
 
 def current_names(arguments):
