@@ -52,8 +52,13 @@ LOSS_TERMS = {}
 
 def register_loss_term(name):
     """Class decorator: make a `LossTerm` part of every `DSMAE`, built
-    (under the layer name `name`) when its weight knob is > 0."""
-    return knob_owner_registration(LOSS_TERMS, name, "loss term", "term_name", check=_has_its_weight)
+    (under the layer name `name`) when its weight knob is > 0, and
+    serialisable (`get_config`, `.keras` files of a model built from parts)."""
+    register = knob_owner_registration(LOSS_TERMS, name, "loss term", "term_name", check=_has_its_weight)
+
+    def decorate(cls):
+        return keras.saving.register_keras_serializable(package="keras_dsmae")(register(cls))
+    return decorate
 
 
 def _has_its_weight(name, cls):
@@ -125,7 +130,13 @@ class LossTerm(keras.layers.Layer):
     """A weighted loss with a `keras.metrics.Mean` of its unweighted value.
 
     Subclasses implement `compute(inputs) → scalar float32`; those that
-    learn from the teacher set `uses_teacher = True`. A registered term
+    learn from the teacher set `uses_teacher = True`, and one that compares
+    two views of each image sets `two_views = True` (the model then makes
+    them); `reads_output` names the head output it needs (`"pixels"`,
+    `"features"`, `"image_prediction"`), so that a model built from parts
+    without that head is refused. A subclass keeps each constructor
+    argument in the attribute of the same name (`get_config` reads it
+    there). A registered term
     declares its knobs (see the module's docstring):
 
     - `WEIGHT`: the flat name of its weight knob;
@@ -147,12 +158,21 @@ class LossTerm(keras.layers.Layer):
     MODEL_KNOBS = ()
     SHARED_KNOBS = {}
 
+    two_views = False
+    reads_output = None
+
+    @classmethod
+    def argument_knobs(cls):
+        """`{constructor argument: flat knob name}` of the term's arguments
+        besides its weight: its own knobs (not `MODEL_KNOBS`) and `SHARED_KNOBS`."""
+        arguments = {knob.argument or name: name for name, knob in cls.KNOBS.items()
+                     if name != cls.WEIGHT and name not in cls.MODEL_KNOBS}
+        return {**arguments, **{argument: name for name, argument in cls.SHARED_KNOBS.items()}}
+
     @classmethod
     def from_settings(cls, settings):
         """The term, its weight and arguments from `DSMAE`'s checked knobs."""
-        arguments = {knob.argument or name: settings[name] for name, knob in cls.KNOBS.items()
-                     if name != cls.WEIGHT and name not in cls.MODEL_KNOBS}
-        arguments.update({argument: settings[name] for name, argument in cls.SHARED_KNOBS.items()})
+        arguments = {argument: settings[name] for argument, name in cls.argument_knobs().items()}
         return cls(settings[cls.WEIGHT], name=cls.term_name, **arguments)
 
     def __init__(self, weight, metric_name, **kwargs):
@@ -163,6 +183,12 @@ class LossTerm(keras.layers.Layer):
 
     def compute(self, inputs):
         raise NotImplementedError
+
+    def get_config(self):
+        """The weight and every constructor argument (`argument_knobs`, read
+        from the attribute of that name), and the layer's name and dtype."""
+        arguments = {argument: getattr(self, argument) for argument in self.argument_knobs()}
+        return {**super().get_config(), "weight": self.weight, **arguments}
 
     def weighted_loss(self, inputs):
         """`weight × compute(inputs)` (× `inputs.teacher_scale` for a term
@@ -179,6 +205,7 @@ class PixelReconstructionTerm(LossTerm):
     every patch with `denoise_visible`), on per-patch normalised targets
     with `norm_pix_loss`."""
 
+    reads_output = "pixels"
     WEIGHT = "pixel_loss_weight"
     KNOBS = {
         "pixel_loss_weight": Knob(
@@ -218,6 +245,7 @@ class FeatureDistillationTerm(LossTerm):
     exact."""
 
     uses_teacher = True
+    reads_output = "features"
     WEIGHT = "loss_weight"
     KNOBS = {
         "loss_weight": Knob(
@@ -262,6 +290,7 @@ class ImageLevelTerm(LossTerm):
     (CMAE-style noisy-student / clean-teacher contrast)."""
 
     uses_teacher = True
+    reads_output = "image_prediction"
     KINDS = ("regression", "contrast")
     WEIGHT = "image_loss_weight"
     KNOBS = {
@@ -293,6 +322,7 @@ class ContrastTerm(LossTerm):
     """Symmetric InfoNCE between the pooled encodings of two views of each
     image (MV-MAE); the model makes the second view (`contrast_views`)."""
 
+    two_views = True
     WEIGHT = "contrast_weight"
     KNOBS = {
         "contrast_weight": Knob(

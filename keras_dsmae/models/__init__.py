@@ -1,5 +1,6 @@
 """Models: the ViT encoder, the masked decoder, the EMA teacher, the
-teacher-target strategies, DSMAE itself and the fine-tuning classifier."""
+teacher-target strategies, DSMAE and its parts (`dsmae_parts`: built from
+flat names or handed in), the knob table and the fine-tuning classifier."""
 
 from keras_dsmae.models.classifier import build_classifier
 from keras_dsmae.models.decoder import MaskedDecoder

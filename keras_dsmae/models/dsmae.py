@@ -1,27 +1,23 @@
 """DSD-MAE: a masked autoencoder on noisy patches with an EMA teacher.
 
-The model is a composition: `ViTEncoder` (student), `GaussianPatchNoise` +
-`RandomMasking` (the corrupted view), `MaskedDecoder` (pixel and feature
-heads), `EMATeacher` (teacher encoder and its momentum schedule), a
-teacher-target strategy (`teacher_targets`), and loss terms (`losses.terms`).
+The model is a composition of parts (`dsmae_parts`): `ViTEncoder`
+(student), `GaussianPatchNoise` + `RandomMasking` (the corrupted view),
+`MaskedDecoder` (pixel and feature heads), `EMATeacher` (teacher encoder
+and its momentum schedule), a teacher-target strategy (`teacher_targets`),
+and loss terms (`losses.terms`); built by `dsmae_parts.build_parts` from
+flat arguments, or handed in.
 """
 
 import keras
 from keras import ops
 
 from keras_dsmae import losses, presets
-from keras_dsmae.layers.masking import RandomMasking, num_visible_patches
-from keras_dsmae.layers.patch_noise import GaussianPatchNoise
+from keras_dsmae.layers.masking import num_visible_patches
 from keras_dsmae.layers.patching import unpatchify
-from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
 from keras_dsmae.layers.resident_images import ResidentImages
-from keras_dsmae.models import fit_inputs, method_knobs, method_settings
+from keras_dsmae.models import dsmae_parts, fit_inputs, method_knobs, method_settings
 from keras_dsmae.models.legacy import Version01Compatibility
-from keras_dsmae.models.decoder import MaskedDecoder
 from keras_dsmae.models.device_input import StartDataOrder
-from keras_dsmae.models.ema_teacher import EMATeacher
-from keras_dsmae.models.teacher_targets import build_teacher_target
-from keras_dsmae.models.vit_encoder import ViTEncoder
 from keras_dsmae.utils.callback_order import order_callbacks
 from keras_dsmae.utils.distribution import scale_loss_for_replicas, variable_creation_scope
 from keras_dsmae.utils.late_state import adding_state
@@ -56,6 +52,23 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     image with `"masks"`); data2vec-style
     targets (`teacher_target="layer_average"`).
 
+    Two ways to build it:
+
+    - **from flat arguments** (the architecture below and the method knobs;
+      what presets, `--model_overrides`, the tuner and files of 0.2 use):
+      `DSMAE(encoder_dim=192, mask_ratio=0.75, ...)`; `get_config` returns
+      those arguments;
+    - **from built parts** (keras-hub style), each owning its knobs:
+      `DSMAE(encoder=ViTEncoder(...), noise=GaussianPatchNoise(0.25),
+      masking=RandomMasking(0.75), decoder=MaskedDecoder(...),
+      loss_terms=[PixelReconstructionTerm(1.0), FeatureDistillationTerm(1.0)],
+      teacher=EMATeacher(encoder.get_config()), teacher_target=
+      MaskedFoldsTarget(num_folds=2), seed=0)`; optional parts:
+      `feature_predictor`, `image_head`, `view_crop` (see
+      `keras_dsmae.models.dsmae_parts`, which checks that they fit
+      together). A handed-in encoder keeps its (trained) weights and the
+      teacher starts from them; `get_config` returns each part's config.
+
     Args:
         image_size, patch_size, num_channels: image `(H, W)` (or int), patch
             side `p` (divides H and W), channels `C`.
@@ -63,8 +76,9 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         decoder_dim, decoder_depth, decoder_heads: decoder size.
         mlp_ratio, drop_path_rate, use_cls_token: see `ViTEncoder`.
         **knobs: the method knobs, by part (the table in
-            `keras_dsmae.models.method_knobs`, listed below), and Keras'
-            `name`, `dtype`.
+            `keras_dsmae.models.method_knobs`, listed below), or the parts
+            (`encoder`, `noise`, `masking`, `decoder`, `loss_terms` and the
+            optional ones) with `seed`; and Keras' `name`, `dtype`.
 
     Method knobs:
 {knob_docs}
@@ -89,64 +103,42 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
                  encoder_depth=12, encoder_heads=3, decoder_dim=128, decoder_depth=4,
                  decoder_heads=4, mlp_ratio=4.0, drop_path_rate=0.0, use_cls_token=True, **kwargs):
         architecture = method_settings.arguments_given(DSMAE.__init__, locals())
-        knobs = method_settings.take_knobs(kwargs)
-        super().__init__(**kwargs)
-        settings = method_settings.check(architecture, knobs)
-        seed = settings["seed"]
-        self.settings = settings
-        policy = self.dtype_policy
-        self.encoder = ViTEncoder(
-            image_size=image_size, patch_size=patch_size, num_channels=num_channels,
-            hidden_dim=encoder_dim, depth=encoder_depth, num_heads=encoder_heads,
-            mlp_ratio=mlp_ratio, drop_path_rate=drop_path_rate, use_cls_token=use_cls_token,
-            seed=method_settings.offset_seed(seed, 100), dtype=policy, name="encoder",
-        )
-        self.architecture = {**architecture, "image_size": self.encoder.image_size}  # get_config's
-        self.num_visible = num_visible_patches(self.encoder.num_patches, settings["mask_ratio"])
-        self.teacher_target = build_teacher_target(
-            settings, self.encoder.num_patches - self.num_visible, encoder_depth)
-        self.noise = GaussianPatchNoise(settings["noise_std"], seed=seed, dtype=policy, name="patch_noise")
-        self.masking = RandomMasking(
-            settings["mask_ratio"], seed=method_settings.offset_seed(seed, 1), dtype=policy, name="masking"
-        )
-        separate_predictor = settings["loss_weight"] and settings["feature_predictor_depth"]
-        self.decoder = MaskedDecoder(
-            self.encoder.grid_size, decoder_dim=decoder_dim, depth=decoder_depth,
-            num_heads=decoder_heads,
-            pixel_dim=self.encoder.patch_dim if settings["pixel_loss_weight"] else 0,
-            feature_dim=encoder_dim if settings["loss_weight"] and not separate_predictor else 0,
-            num_prefix_tokens=self.encoder.num_prefix_tokens, mlp_ratio=mlp_ratio,
-            dtype=policy, name="decoder",
-        )
-        self.feature_predictor = None
-        if separate_predictor:
-            self.feature_predictor = MaskedDecoder(
-                self.encoder.grid_size, decoder_dim=encoder_dim,
-                depth=settings["feature_predictor_depth"], num_heads=encoder_heads,
-                pixel_dim=0, feature_dim=encoder_dim,
-                num_prefix_tokens=self.encoder.num_prefix_tokens, mlp_ratio=mlp_ratio,
-                dtype=policy, name="feature_predictor",
-            )
-        self.image_head = None
-        if settings["image_loss_weight"]:
-            self.image_head = keras.layers.Dense(encoder_dim, dtype=policy, name="image_head")
-        self.ema_teacher = None
-        if method_settings.has_teacher(settings):
-            self.ema_teacher = EMATeacher(
-                self.encoder.get_config(), settings["teacher_momentum"],
-                settings["teacher_momentum_end"], settings["teacher_update_every"],
-                dtype=policy, name="ema_teacher",
-            )
-        self.loss_terms = method_settings.loss_terms(settings)
-        self.num_views = 2 if settings["contrast_weight"] else 1
-        self.view_crop = None
-        if self.num_views == 2 and settings["contrast_views"] == "crops":
-            self.view_crop = RandomResizedCrop(
-                seed=method_settings.offset_seed(seed, 2), dtype=policy, name="view_crop")
+        parts = dsmae_parts.take_parts(kwargs)
+        if parts:
+            method_settings.refuse_flat_arguments(DSMAE.__init__, architecture, kwargs)
+            seed = method_knobs.method_knobs()["seed"].check("seed", kwargs.pop("seed", None))
+            super().__init__(**kwargs)
+            self.settings = self.architecture = None  # get_config writes the parts
+            parts = dsmae_parts.check_parts(dsmae_parts.deserialize_parts(parts))
+        else:
+            knobs = method_settings.take_knobs(kwargs)
+            super().__init__(**kwargs)
+            self.settings = method_settings.check(architecture, knobs)
+            seed = self.settings["seed"]
+            parts = dsmae_parts.build_parts(architecture, self.settings, self.dtype_policy)
+            self.architecture = {**architecture, "image_size": parts["encoder"].image_size}  # get_config's
+        self.seed = seed
+        self._compose(parts)
+        self.build((None, *self.encoder.image_size, self.encoder.num_channels))
+
+    def _compose(self, parts):
+        """Take the parts (`dsmae_parts`), tracked in the order that fixes
+        the weights' order, and what follows from them."""
+        self.encoder = parts["encoder"]
+        self.teacher_target = parts["teacher_target"]
+        self.noise = parts["noise"]
+        self.masking = parts["masking"]
+        self.num_visible = num_visible_patches(self.encoder.num_patches, self.masking.mask_ratio)
+        self.decoder = parts["decoder"]
+        self.feature_predictor = parts["feature_predictor"]
+        self.image_head = parts["image_head"]
+        self.ema_teacher = parts["teacher"]
+        self.loss_terms = parts["loss_terms"]
+        self.num_views = 2 if any(term.two_views for term in self.loss_terms) else 1
+        self.view_crop = parts["view_crop"]
         self.input_augmentation = None  # see use_device_input
         self.resident_images = None
         self._device_input = None
-        self.build((None, *self.encoder.image_size, self.encoder.num_channels))
 
     @property
     def teacher(self):
@@ -156,15 +148,14 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     def build(self, input_shape=None):
         if self.built:
             return
-        self.encoder.build(input_shape)
         encoded_shape = (None, None, self.encoder.hidden_dim)
-        self.decoder.build(encoded_shape)
-        if self.feature_predictor is not None:
-            self.feature_predictor.build(encoded_shape)
-        if self.image_head is not None:
-            self.image_head.build((None, self.encoder.hidden_dim))
+        for part, shape in ((self.encoder, input_shape), (self.decoder, encoded_shape),
+                            (self.feature_predictor, encoded_shape),
+                            (self.image_head, (None, self.encoder.hidden_dim)),
+                            (self.ema_teacher, input_shape)):
+            if part is not None and not part.built:  # a handed-in part may come built (trained)
+                part.build(shape)
         if self.ema_teacher is not None:
-            self.ema_teacher.build(input_shape)
             self.ema_teacher.copy_from(self.encoder)
         self.built = True
 
@@ -196,7 +187,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         with adding_state(self), variable_creation_scope(self):
             if self.input_augmentation is None:
                 self.input_augmentation = device_input.augmentation(
-                    seed=method_settings.offset_seed(self.settings["seed"], 3), name="input_augmentation")
+                    seed=method_settings.offset_seed(self.seed, 3), name="input_augmentation")
             else:  # one layer (and one seed stream) for the model's life
                 self.input_augmentation.configure(**device_input.augmentation_settings())
             if resident is not None and self.resident_images is None:
@@ -268,7 +259,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         clean = ops.cast(self.encoder.patchify(images), "float32")
         mask = ops.cast(ops.expand_dims(outputs["mask"][:batch], -1), "float32")
         predicted = ops.cast(outputs["pixels"][:batch], "float32")
-        if self.settings["norm_pix_loss"]:
+        if any(getattr(term, "norm_pix_loss", False) for term in self.loss_terms):
             mean, std = token_statistics(clean)
             predicted = predicted * std + mean
         corrupted = ops.cast(outputs["corrupted_patches"][:batch], "float32")
@@ -312,10 +303,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         """Multiplier of the teacher terms' weights: the linear warm-up from
         0 to 1 over the first `loss_weight_warmup` of the teacher's schedule
         (a float32 scalar), or 1.0 without warm-up or teacher."""
-        warmup = self.settings["loss_weight_warmup"]
-        if self.ema_teacher is None or not warmup:
-            return 1.0
-        return ops.minimum(self.ema_teacher.progress() / warmup, 1.0)
+        return 1.0 if self.ema_teacher is None else self.ema_teacher.loss_scale()
 
     def _teacher_targets(self, clean_patches, ids_masked):
         # with two crops `clean_patches` already holds both views
@@ -349,6 +337,10 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         )
 
     def get_config(self):
+        """The flat arguments of a model built from them (the form of 0.2's
+        files); for one built from parts, each part's own config and `seed`."""
+        if self.settings is None:
+            return {**super().get_config(), "seed": self.seed, **dsmae_parts.serialize_parts(self)}
         return {**super().get_config(), **method_settings.config_of(self)}
 
     @classmethod

@@ -41,9 +41,11 @@ class EMATeacher(keras.layers.Layer):
     """
 
     def __init__(self, student_config, momentum_start=0.996, momentum_end=1.0, update_every=1,
-                 **kwargs):
+                 loss_weight_warmup=0.0, **kwargs):
         super().__init__(**kwargs)
         self.update_every = validation.check_int("teacher_update_every", update_every, minimum=1)
+        self.loss_weight_warmup = validation.check_float(
+            "loss_weight_warmup", loss_weight_warmup, 0.0, 1.0, high_open=True)
         self.student_config = dict(student_config)
         config = {**self.student_config, "name": "teacher", "drop_path_rate": 0.0}
         self.encoder = ViTEncoder.from_config({**config, "dtype": self.dtype_policy})
@@ -117,6 +119,14 @@ class EMATeacher(keras.layers.Layer):
         fraction = ops.cast(self.step.value, "float32") / ops.maximum(total, 1.0)
         return ops.where(total > 0.0, ops.clip(fraction, 0.0, 1.0), 1.0)
 
+    def loss_scale(self):
+        """Multiplier of the teacher terms' weights: the linear warm-up from
+        0 to 1 over the first `loss_weight_warmup` of the schedule (a
+        float32 scalar), or 1.0 without warm-up."""
+        if not self.loss_weight_warmup:
+            return 1.0
+        return ops.minimum(self.progress() / self.loss_weight_warmup, 1.0)
+
     def update(self, student):
         """One EMA step θ_T ← m·θ_T + (1−m)·θ_S in float32, then `step += 1`
         (on PyTorch one fused `_foreach_lerp_` over all weights, see
@@ -165,4 +175,5 @@ class EMATeacher(keras.layers.Layer):
             "momentum_start": float(ops.convert_to_numpy(self.momentum_start)),
             "momentum_end": float(ops.convert_to_numpy(self.momentum_end)),
             "update_every": self.update_every,
+            "loss_weight_warmup": self.loss_weight_warmup,
         }

@@ -109,7 +109,7 @@ def warn_without_teacher_schedule(model, callbacks):
     if model.ema_teacher is None or any(getattr(c, "schedules_teacher", False) for c in callbacks):
         return
     if float(model.ema_teacher.total_steps.value) == 0:
-        warmup = model.settings["loss_weight_warmup"]
+        warmup = model.ema_teacher.loss_weight_warmup
         skipped = f" and no loss-weight warm-up (loss_weight_warmup={warmup:g})" if warmup else ""
         warnings.warn(
             "DSMAE.fit without keras_dsmae.callbacks.TeacherEMA: the teacher follows the "

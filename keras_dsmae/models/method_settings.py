@@ -24,6 +24,29 @@ def arguments_given(init, local_names):
     return {name: local_names[name] for name in architecture_names(init)}
 
 
+def refuse_flat_arguments(init, architecture, kwargs):
+    """Refuse flat arguments next to parts: `DSMAE(encoder=..., ...)` takes
+    its architecture and knobs from the parts (only `seed`, `name` and
+    `dtype` besides them).
+
+    Args:
+        init: the constructor, whose signature holds the architecture defaults.
+        architecture: `arguments_given(init, ...)`.
+        kwargs: the remaining keyword arguments.
+
+    Raises:
+        ValueError: naming the flat arguments given.
+    """
+    defaults = inspect.signature(init).parameters
+    given = [name for name, value in architecture.items() if value != defaults[name].default]
+    given += [name for name in kwargs if name in method_knobs() and name != "seed" or name in RENAMED_KNOBS]
+    if given:
+        raise ValueError(
+            f"A DSMAE built from parts takes its architecture and knobs from them; got the flat "
+            f"arguments {sorted(given)} too. Set them on the parts (e.g. RandomMasking(mask_ratio), "
+            f"PixelReconstructionTerm(weight)), or build from flat arguments only.")
+
+
 def current_names(arguments):
     """`arguments` (a dict of DSMAE arguments) with each old knob name
     (`RENAMED_KNOBS`) replaced by its current one.

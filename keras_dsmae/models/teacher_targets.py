@@ -13,13 +13,20 @@ constructor arguments. A new strategy, or a new knob of one, is this file:
                                   part="teacher target", argument="depth")}
 
         def __init__(self, depth=2, **common):
-            super().__init__(**common)
             self.depth = depth
+            super().__init__(**common)
 
         def encode(self, teacher, clean_patches, ids_masked, num_views):
             ...  # (B', M, D) teacher features at the masked positions
 
 plus, if wanted, a preset entry that uses `teacher_target="my_view"`.
+
+A strategy is built from its own knobs alone (`MaskedFoldsTarget(num_folds=2)`,
+a part that can be handed to `DSMAE(teacher_target=...)`); the model then
+`bind`s it to its masked-patch count and encoder depth, where the strategy
+checks that its knobs fit (`check_fit`). `get_config` returns the knobs and
+`serialize_target` / `deserialize_target` write and read a strategy by its
+registered name.
 """
 
 from keras import ops
@@ -67,15 +74,37 @@ def build_teacher_target(settings, num_masked, encoder_depth):
                     f"teacher_target={chosen!r}."
                 )
     own = {knob.argument or name: settings[name] for name, knob in cls.KNOBS.items()}
-    return cls(num_masked=num_masked, encoder_depth=encoder_depth, **own)
+    return cls(**own).bind(num_masked, encoder_depth)
+
+
+def serialize_target(target):
+    """`{"name": registered name, "config": {knob argument: value}}` of a strategy."""
+    return {"name": target.name, "config": target.get_config()}
+
+
+def deserialize_target(target):
+    """A strategy from a registered name, a `serialize_target` dict, or a
+    `TeacherTarget` (returned as it is), unbound.
+
+    Raises:
+        ValueError: the name is not registered.
+    """
+    if isinstance(target, TeacherTarget):
+        return target
+    name, config = (target["name"], target.get("config", {})) if isinstance(target, dict) else (target, {})
+    if name not in TEACHER_TARGETS:
+        raise ValueError(f"`teacher_target` must be one of {sorted(TEACHER_TARGETS)}; got "
+                         f"teacher_target={name!r}.")
+    return TEACHER_TARGETS[name](**config)
 
 
 class TeacherTarget:
     """Base class: normalised teacher features at the masked positions.
 
     Args:
-        num_masked: masked patches per view, `M`.
-        encoder_depth: blocks of the teacher encoder.
+        num_masked: masked patches per view, `M` (optional here: the model
+            sets it with `bind`).
+        encoder_depth: blocks of the teacher encoder (likewise).
 
     Call arguments:
         teacher: the teacher `ViTEncoder`.
@@ -91,8 +120,31 @@ class TeacherTarget:
     KNOBS = {}
 
     def __init__(self, num_masked=None, encoder_depth=None):
-        self.num_masked = num_masked
-        self.encoder_depth = encoder_depth
+        self.num_masked = None
+        self.encoder_depth = None
+        if num_masked is not None or encoder_depth is not None:
+            self.bind(num_masked, encoder_depth)
+
+    def bind(self, num_masked, encoder_depth):
+        """Fit the strategy to a model: `num_masked` masked patches per view
+        and a teacher of `encoder_depth` blocks; returns `self`.
+
+        Raises:
+            ValueError: the strategy's knobs do not fit (see `check_fit`).
+        """
+        self.num_masked, self.encoder_depth = num_masked, encoder_depth
+        self.check_fit()
+        return self
+
+    def check_fit(self):
+        """Raise a `ValueError` naming the knob when the strategy's knobs do
+        not fit `num_masked` / `encoder_depth`; subclasses add their checks."""
+
+    def get_config(self):
+        """`{argument: value}` of the strategy's own knobs (`KNOBS`), the
+        arguments that rebuild it (unbound)."""
+        arguments = (knob.argument or name for name, knob in self.KNOBS.items())
+        return {argument: getattr(self, argument) for argument in arguments}
 
     def encode(self, teacher, clean_patches, ids_masked, num_views):
         """`(B', M, D)` raw teacher features; implemented by subclasses."""
@@ -129,13 +181,15 @@ class MaskedFoldsTarget(TeacherTarget):
         "must divide the masked patches).", kind="int", low=1, part="teacher target")}
 
     def __init__(self, num_folds=1, **common):
+        self.num_folds = num_folds
         super().__init__(**common)
-        if self.num_masked % num_folds:
+
+    def check_fit(self):
+        if self.num_masked is not None and self.num_masked % self.num_folds:
             raise ValueError(
                 f"`num_folds` must divide the {self.num_masked} masked patches; got "
-                f"num_folds={num_folds}."
+                f"num_folds={self.num_folds}."
             )
-        self.num_folds = num_folds
 
     def encode(self, teacher, clean_patches, ids_masked, num_views):
         hidden = _at_masked_positions(teacher.embed(clean_patches), ids_masked, num_views)
@@ -159,15 +213,20 @@ class LayerAverageTarget(TeacherTarget):
         kind="optional_int", low=1, part="teacher target", argument="num_layers")}
 
     def __init__(self, num_layers=None, **common):
+        self.num_layers = self.requested_layers = num_layers
         super().__init__(**common)
-        if num_layers is not None and self.encoder_depth is not None and num_layers > self.encoder_depth:
+
+    def check_fit(self):
+        depth, requested = self.encoder_depth, self.requested_layers
+        if requested is not None and depth is not None and requested > depth:
             raise ValueError(
-                f"`target_layers` must be at most the encoder's {self.encoder_depth} blocks; got "
-                f"target_layers={num_layers}. Allowed: 1 to encoder_depth={self.encoder_depth}, or None."
+                f"`target_layers` must be at most the encoder's {depth} blocks; got "
+                f"target_layers={requested}. Allowed: 1 to encoder_depth={depth}, or None."
             )
-        if num_layers is None:
-            num_layers = min(self.DEFAULT_LAYERS, self.encoder_depth or self.DEFAULT_LAYERS)
-        self.num_layers = num_layers
+        self.num_layers = requested or min(self.DEFAULT_LAYERS, depth or self.DEFAULT_LAYERS)
+
+    def get_config(self):
+        return {"num_layers": self.requested_layers}
 
     def encode(self, teacher, clean_patches, ids_masked, num_views):
         blocks = teacher.block_outputs(teacher.embed(clean_patches))[-self.num_layers:]
