@@ -6,7 +6,7 @@ import numpy as np
 from keras_dsmae.data import tfds_source
 from keras_dsmae.data.catalog import DATASETS, get_spec
 from keras_dsmae.data.dataset_names import register_dataset_kind
-from keras_dsmae.data.sources import ImageSource
+from keras_dsmae.data.sources import DEFAULT_CROP_SCALE, ImageSource
 
 
 @register_dataset_kind("catalog")
@@ -49,11 +49,11 @@ class CatalogSource(ImageSource):
         return tfds_source.normalization_for(self.spec.name, num_channels)
 
     def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None,
-                         augment_on="host"):
+                         augment_on="host", crop_scale=DEFAULT_CROP_SCALE):
         return tfds_source.pretraining_dataset(
             self.spec.name, batch_size, seed=seed, synthetic_examples=self._synthetic_examples,
             image_size=image_size, num_channels=num_channels, shard=shard,
-            normalization=normalization, augment_on=augment_on, **self._common,
+            normalization=normalization, augment_on=augment_on, crop_scale=crop_scale, **self._common,
         )
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):

@@ -16,7 +16,7 @@ from keras_dsmae.data.image_folder import (
     sample_statistics,
     shard_of,
 )
-from keras_dsmae.data.sources import ImageSource, path_dataset_name
+from keras_dsmae.data.sources import DEFAULT_CROP_SCALE, ImageSource, path_dataset_name
 
 
 @register_dataset_kind("folder")
@@ -81,10 +81,10 @@ class FolderSource(ImageSource):
                                skipped=self.skipped_files, **kwargs)
 
     def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None,
-                         augment_on="host"):
+                         augment_on="host", crop_scale=DEFAULT_CROP_SCALE):
         return self._batches(shard_of(self.paths, shard), batch_size, True, image_size=image_size,
                              num_channels=num_channels, normalization=normalization, seed=seed,
-                             augment_on=augment_on)
+                             augment_on=augment_on, crop_scale=crop_scale)
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):
         quiet = SkippedFiles("skip")  # a bad file among the first few is reported in training

@@ -8,7 +8,7 @@ import numpy as np
 from keras_dsmae.data.arrays import from_arrays
 from keras_dsmae.data.dataset_names import register_dataset_kind
 from keras_dsmae.data.image_folder import shard_of
-from keras_dsmae.data.sources import ImageSource, path_dataset_name
+from keras_dsmae.data.sources import DEFAULT_CROP_SCALE, ImageSource, path_dataset_name
 
 
 @register_dataset_kind("npy")
@@ -51,10 +51,10 @@ class NpySource(ImageSource):
                            training=False).normalization
 
     def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None,
-                         augment_on="host"):
+                         augment_on="host", crop_scale=DEFAULT_CROP_SCALE):
         return from_arrays(shard_of(self.images, shard), batch_size=batch_size, image_size=image_size,
                            num_channels=num_channels, normalization=normalization, seed=seed,
-                           augment_on=augment_on)
+                           augment_on=augment_on, crop_scale=crop_scale)
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):
         batches = from_arrays(self.images[:count], batch_size=count, image_size=image_size,

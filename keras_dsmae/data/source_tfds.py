@@ -10,7 +10,7 @@ from keras_dsmae.data import tfds_source
 from keras_dsmae.data.dataset_names import DatasetName, dataset_forms, register_dataset_kind
 from keras_dsmae.data.image_folder import STATISTICS_SAMPLE
 from keras_dsmae.data.pipeline import build_pipeline, should_cache, shuffle_buffer_for
-from keras_dsmae.data.sources import ImageSource
+from keras_dsmae.data.sources import DEFAULT_CROP_SCALE, ImageSource
 from keras_dsmae.data.statistics import image_statistics
 
 _TFDS_NAME = re.compile(r"^[a-z0-9_]+(/[A-Za-z0-9_.\-]+)?$")
@@ -79,7 +79,7 @@ class TfdsSource(ImageSource):
         return image_statistics(sample, num_channels, f"the first {self.statistics_sample} images")
 
     def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None,
-                         augment_on="host"):
+                         augment_on="host", crop_scale=DEFAULT_CROP_SCALE):
         count = self.num_examples // shard[0] if self.num_examples and shard else self.num_examples
         cache = self.native_image_size is not None and should_cache(
             "auto", count, self.native_image_size, num_channels)
@@ -88,7 +88,7 @@ class TfdsSource(ImageSource):
             normalization=normalization, batch_size=batch_size, training=True, with_labels=False,
             seed=seed, cache=cache, num_examples=count,
             shuffle_buffer=shuffle_buffer_for(self.native_image_size, num_channels),
-            augment_on=augment_on, exact_num_examples=False,
+            augment_on=augment_on, exact_num_examples=False, crop_scale=crop_scale,
         )
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):

@@ -12,6 +12,8 @@ import os
 from keras_dsmae.data.dataset_names import DATASET_KINDS, DatasetName, dataset_forms, parse_dataset
 from keras_dsmae.data.image_folder import STATISTICS_SAMPLE
 
+DEFAULT_CROP_SCALE = (0.2, 1.0)  # MAE's area range of the random resized crop
+
 
 class ImageSource:
     """What the pretraining job needs from a data set, and, on the class,
@@ -75,10 +77,11 @@ class ImageSource:
         raise NotImplementedError
 
     def training_batches(self, batch_size, *, image_size, num_channels, normalization, seed, shard=None,
-                         augment_on="host"):
+                         augment_on="host", crop_scale=DEFAULT_CROP_SCALE):
         """Shuffled, augmented `(B, H, W, C)` batches; `shard=(count, index)`
         restricts them to one process's share of the data; `augment_on`
-        says where the augmentation runs (see `data.device_feed`)."""
+        says where the augmentation runs (see `data.device_feed`);
+        `crop_scale` is the random resized crop's `(low, high)` area range."""
         raise NotImplementedError
 
     def display_images(self, count, *, image_size, num_channels, normalization, seed):

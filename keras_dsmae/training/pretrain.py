@@ -88,7 +88,8 @@ def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **set
             shard, local_batch = distributed.input_shard(config.batch_size)
             train = source.training_batches(local_batch, image_size=image_size, num_channels=num_channels,
                                             normalization=normalization, seed=config.seed, shard=shard,
-                                            augment_on=config.augment_on)
+                                            augment_on=config.augment_on,
+                                            crop_scale=(config.crop_scale_min, 1.0))
             steps = _steps_per_epoch(train, source, config)
             model.compile(optimizer=pretraining_optimizer(
                 config.learning_rate, config.batch_size, config.epochs * steps,

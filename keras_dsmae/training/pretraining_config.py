@@ -97,6 +97,10 @@ class PretrainingConfig:
         recorded=True)
     weight_decay: float = setting(
         0.05, "AdamW decoupled weight decay.", flag="float", check=in_range(0.0), recorded=True)
+    crop_scale_min: float = setting(
+        0.2, "Smallest area of the random resized crop, as a fraction of the image (MAE: 0.2; the "
+        "crop's largest is the whole image).", flag="float", check=in_range(0.0, 1.0, low_open=True),
+        recorded=True)
     mask_ratio: float = setting(
         None, "Fraction of the patches hidden from the student; default: the preset's.", flag="float")
     noise_std: float = setting(

@@ -194,13 +194,20 @@ def _job(tmp_path, dataset, **options):
     return run_pretraining(dataset, **settings)
 
 
-def test_pretraining_on_a_numpy_file(tmp_path):
+def test_pretraining_on_a_numpy_file_with_its_own_crop_scale(tmp_path, monkeypatch):
     images = np.random.default_rng(0).integers(0, 256, (12, 20, 20), dtype=np.uint8)  # grayscale
     np.save(tmp_path / "faces.npy", images)
-    model, history = _job(tmp_path, f"npy:{tmp_path / 'faces.npy'}")
+    from keras_dsmae.data.source_npy import NpySource
+    crop_scales, batches = [], NpySource.training_batches
+    monkeypatch.setattr(NpySource, "training_batches", lambda self, *args, **kwargs: (
+        crop_scales.append(kwargs["crop_scale"]), batches(self, *args, **kwargs))[1])
+    model, history = _job(tmp_path, f"npy:{tmp_path / 'faces.npy'}", crop_scale_min=0.5)
     assert np.isfinite(history.history["loss"]).all() and model.encoder.image_size == (16, 16)
     config = json.loads((tmp_path / "run" / "run_config.json").read_text())
     assert config["dataset"].startswith("npy:") and len(config["normalization"]["mean"]) == 3
+    assert crop_scales == [(0.5, 1.0)] and config["crop_scale_min"] == 0.5
+    with pytest.raises(ValueError, match=r"crop_scale_min.*\(0, 1\].*crop_scale_min=0"):
+        _job(tmp_path, f"npy:{tmp_path / 'faces.npy'}", crop_scale_min=0)
     assert RUN_FILES <= set(os.listdir(tmp_path / "run"))
     np.save(tmp_path / "flat.npy", np.zeros((5, 7)))
     with pytest.raises(ValueError, match=r"dataset.*\(N, H, W\).*\(5, 7\)"):
