@@ -16,24 +16,18 @@ from keras_dsmae.data.image_folder import (
     sample_statistics,
     shard_of,
 )
-from keras_dsmae.data.sources import DEFAULT_CROP_SCALE, ImageSource, path_dataset_name
+from keras_dsmae.data.sources import DEFAULT_CROP_SCALE, PathSource
 
 
 @register_dataset_kind("folder")
-class FolderSource(ImageSource):
+class FolderSource(PathSource):
     """The image files under a folder (`folder:PATH`), listed once;
     labelled for evaluation when laid out as `train/<class>/`, `test/<class>/`."""
 
     FORM = "folder:PATH"
     LABELLED_FORM = "folder:PATH (with PATH/train/<class>/ and PATH/test/<class>/)"
-
-    @classmethod
-    def parse_name(cls, rest, text):
-        return path_dataset_name(cls.kind, rest, text, os.path.isdir, "folder")
-
-    @classmethod
-    def run_name(cls, name):
-        return os.path.basename(os.path.normpath(name.name)) or "data"
+    PATH_IS = staticmethod(os.path.isdir)
+    PATH_WHAT = "folder"
 
     @classmethod
     def open(cls, name, *, on_error, statistics_sample, **_):

@@ -8,23 +8,21 @@ import numpy as np
 from keras_dsmae.data.arrays import from_arrays
 from keras_dsmae.data.dataset_names import register_dataset_kind
 from keras_dsmae.data.image_folder import shard_of
-from keras_dsmae.data.sources import DEFAULT_CROP_SCALE, ImageSource, path_dataset_name
+from keras_dsmae.data.sources import DEFAULT_CROP_SCALE, PathSource
 
 
 @register_dataset_kind("npy")
-class NpySource(ImageSource):
+class NpySource(PathSource):
     """A numpy file of images (`npy:PATH`): `(N, H, W)` or `(N, H, W, C)`,
     uint8 or float in [0, 1]."""
 
     FORM = "npy:PATH"
-
-    @classmethod
-    def parse_name(cls, rest, text):
-        return path_dataset_name(cls.kind, rest, text, os.path.isfile, "file")
+    PATH_IS = staticmethod(os.path.isfile)
+    PATH_WHAT = "file"
 
     @classmethod
     def run_name(cls, name):
-        return os.path.splitext(os.path.basename(os.path.normpath(name.name)))[0] or "data"
+        return os.path.splitext(super().run_name(name))[0] or "data"
 
     @classmethod
     def open(cls, name, **_):

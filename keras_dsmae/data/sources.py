@@ -90,24 +90,25 @@ class ImageSource:
         raise NotImplementedError
 
 
-def path_dataset_name(kind, rest, text, exists, what):
-    """The `DatasetName` of a kind named by a path (`folder:PATH`,
-    `npy:PATH`), `~` expanded.
+class PathSource(ImageSource):
+    """A kind named by a path (`folder:PATH`, `npy:PATH`), `~` expanded:
+    `PATH_IS` says whether the path is of the kind (`os.path.isdir`,
+    `os.path.isfile`), `PATH_WHAT` names it in the error; runs are named
+    after the path's last part."""
 
-    Args:
-        kind: the kind.
-        rest: the path as given after `kind:`.
-        text: the whole name as given.
-        exists: `os.path.isdir` or `os.path.isfile`.
-        what: "folder" or "file", for the error.
+    PATH_IS = staticmethod(os.path.exists)
+    PATH_WHAT = "path"
 
-    Raises:
-        ValueError: naming `dataset`, when `exists(path)` is false.
-    """
-    path = os.path.expanduser(rest)
-    if not exists(path):
-        raise ValueError(f"`dataset` {text!r}: {path!r} is not an existing {what}.")
-    return DatasetName(kind, path, None, text)
+    @classmethod
+    def parse_name(cls, rest, text):
+        path = os.path.expanduser(rest)
+        if not cls.PATH_IS(path):
+            raise ValueError(f"`dataset` {text!r}: {path!r} is not an existing {cls.PATH_WHAT}.")
+        return DatasetName(cls.kind, path, None, text)
+
+    @classmethod
+    def run_name(cls, name):
+        return os.path.basename(os.path.normpath(name.name)) or "data"
 
 
 def open_source(dataset, *, data_dir=None, use_synthetic_data=False, synthetic_examples=2048,

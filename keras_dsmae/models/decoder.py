@@ -120,16 +120,9 @@ class MaskedDecoder(keras.layers.Layer):
             outputs["features"] = self.feature_head(tokens)
         return outputs
 
+    # the constructor arguments, each kept in the attribute of its name
+    CONFIG_ATTRIBUTES = ("grid_size", "decoder_dim", "depth", "num_heads", "pixel_dim", "feature_dim",
+                         "num_prefix_tokens", "mlp_ratio", "layer_norm_epsilon")
+
     def get_config(self):
-        return {
-            **super().get_config(),
-            "grid_size": self.grid_size,
-            "decoder_dim": self.decoder_dim,
-            "depth": self.depth,
-            "num_heads": self.num_heads,
-            "pixel_dim": self.pixel_dim,
-            "feature_dim": self.feature_dim,
-            "num_prefix_tokens": self.num_prefix_tokens,
-            "mlp_ratio": self.mlp_ratio,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-        }
+        return {**super().get_config(), **{name: getattr(self, name) for name in self.CONFIG_ATTRIBUTES}}

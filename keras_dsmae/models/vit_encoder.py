@@ -203,19 +203,9 @@ class ViTEncoder(keras.Model):
         hf_vit.load_vit_weights(encoder, folder)
         return encoder
 
+    # the constructor arguments, each kept in the attribute of its name
+    CONFIG_ATTRIBUTES = ("image_size", "patch_size", "num_channels", "hidden_dim", "depth", "num_heads",
+                         "mlp_ratio", "drop_path_rate", "use_cls_token", "pooling", "layer_norm_epsilon", "seed")
+
     def get_config(self):
-        return {
-            **super().get_config(),
-            "image_size": self.image_size,
-            "patch_size": self.patch_size,
-            "num_channels": self.num_channels,
-            "hidden_dim": self.hidden_dim,
-            "depth": self.depth,
-            "num_heads": self.num_heads,
-            "mlp_ratio": self.mlp_ratio,
-            "drop_path_rate": self.drop_path_rate,
-            "use_cls_token": self.use_cls_token,
-            "pooling": self.pooling,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
-            "seed": self.seed,
-        }
+        return {**super().get_config(), **{name: getattr(self, name) for name in self.CONFIG_ATTRIBUTES}}
