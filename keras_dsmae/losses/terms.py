@@ -132,9 +132,11 @@ class LossTerm(keras.layers.Layer):
     Subclasses implement `compute(inputs) → scalar float32`; those that
     learn from the teacher set `uses_teacher = True`, and one that compares
     two views of each image sets `two_views = True` (the model then makes
-    them); `reads_output` names the head output it needs (`"pixels"`,
+    them); `reads_output` names the model output it needs (`"pixels"`,
     `"features"`, `"image_prediction"`), so that a model built from parts
-    without that head is refused. A subclass keeps each constructor
+    without that head is refused. A term that needs an output no part makes
+    brings its own head: `build_head(encoder)` creates its weights and
+    `head_outputs(encoded, encoder)` adds its entries to the model's outputs. A subclass keeps each constructor
     argument in the attribute of the same name (`get_config` reads it
     there). A registered term
     declares its knobs (see the module's docstring):
@@ -189,6 +191,28 @@ class LossTerm(keras.layers.Layer):
         from the attribute of that name), and the layer's name and dtype."""
         arguments = {argument: getattr(self, argument) for argument in self.argument_knobs()}
         return {**super().get_config(), "weight": self.weight, **arguments}
+
+    def build_head(self, encoder):
+        """Build the weights of a head the term brings (trained with the
+        model, saved under the term): none here. A term that needs an
+        output the model does not make overrides this and `head_outputs`.
+
+        Args:
+            encoder: the student `ViTEncoder` (its `hidden_dim`,
+                `num_patches`, `patch_dim`, `num_prefix_tokens`).
+        """
+
+    def head_outputs(self, encoded, encoder, training=False):
+        """The term's own entries of the model's outputs (`{}` here).
+
+        Args:
+            encoded: `(B', num_prefix_tokens + K, D)` the student's encoding
+                of the visible patches, in shuffled order.
+            encoder: the student `ViTEncoder`.
+            training: whether the model trains.
+        """
+        del encoded, encoder, training
+        return {}
 
     def weighted_loss(self, inputs):
         """`weight × compute(inputs)` (× `inputs.teacher_scale` for a term

@@ -155,6 +155,9 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
                             (self.ema_teacher, input_shape)):
             if part is not None and not part.built:  # a handed-in part may come built (trained)
                 part.build(shape)
+        for term in self.loss_terms:
+            with adding_state(term):  # a term is built at construction; its head comes now
+                term.build_head(self.encoder)
         if self.ema_teacher is not None:
             self.ema_teacher.copy_from(self.encoder)
         self.built = True
@@ -233,6 +236,8 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             outputs["embedding"] = mean_pool(encoded, self.encoder.num_prefix_tokens)
         if self.image_head is not None:
             outputs["image_prediction"] = self.image_head(outputs["embedding"])
+        for term in self.loss_terms:  # heads that terms bring
+            outputs.update(term.head_outputs(encoded, self.encoder, training=training))
         outputs["corrupted_patches"] = corrupted
         if self.view_crop is not None:
             outputs["clean_patches"] = patches

@@ -16,7 +16,7 @@ from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
 from keras_dsmae.models import EMATeacher, MaskedDecoder, MaskedFoldsTarget, ViTEncoder
 from keras_dsmae.models.dsmae_parts import PART_NAMES, serialize_parts
-from tests.helpers.builders import structured_images, to_numpy
+from tests.helpers.builders import TINY as TINY_MODEL, structured_images, to_numpy
 
 ENCODER = dict(image_size=16, patch_size=4, hidden_dim=32, depth=2, num_heads=2)
 
@@ -149,3 +149,47 @@ def test_view_crop_without_a_two_view_term_and_flat_arguments_beside_parts_are_r
         keras_dsmae.DSMAE(**_parts(loss_terms=one_view, image_head=None))
     with pytest.raises(ValueError, match=r"flat arguments \['encoder_dim', 'mask_ratio'\]"):
         keras_dsmae.DSMAE(encoder_dim=64, mask_ratio=0.5, **_parts())
+
+
+def test_a_new_loss_term_brings_its_own_head_in_its_one_class(tmp_path):
+    from keras_dsmae.losses.terms import LOSS_TERMS, LossTerm, register_loss_term
+    from keras_dsmae.utils.knob import Knob
+    from keras_dsmae.utils.token_math import mean_pool
+
+    @register_loss_term("brightness")
+    class BrightnessTerm(LossTerm):
+        """Predict each image's mean clean pixel from the pooled encoding, through its own head."""
+
+        WEIGHT = "brightness_weight"
+        KNOBS = {"brightness_weight": Knob(0.0, "weight of the brightness term (0: off).", low=0.0,
+                                           part="brightness term")}
+
+        def __init__(self, weight, **kwargs):
+            super().__init__(weight, "brightness_loss", **kwargs)
+
+        def build_head(self, encoder):
+            self.head = keras.layers.Dense(1, name="brightness_head")
+            self.head.build((None, encoder.hidden_dim))
+
+        def head_outputs(self, encoded, encoder, training=False):
+            return {"brightness": self.head(mean_pool(encoded, encoder.num_prefix_tokens))}
+
+        def compute(self, inputs):
+            target = keras.ops.mean(inputs.clean_patches, axis=(1, 2))[:, None]
+            return keras.ops.mean(keras.ops.square(keras.ops.cast(inputs.outputs["brightness"], "float32") - target))
+
+    try:
+        model = keras_dsmae.DSMAE.from_preset("mae_vit_tiny_cifar", **TINY_MODEL, brightness_weight=0.5, seed=4)
+        head = model.loss_terms[-1].head
+        assert any(w is head.kernel for w in model.trainable_weights)  # trained with the model
+        before = to_numpy(head.kernel).copy()
+        model.compile(optimizer=keras.optimizers.AdamW(1e-2))
+        history = model.fit(structured_images(4), batch_size=2, epochs=1, verbose=0)
+        assert np.isfinite(history.history["brightness_loss"][0])
+        assert np.abs(to_numpy(head.kernel) - before).max() > 0
+        path = os.path.join(tmp_path, "brightness.keras")
+        model.save(path)
+        loaded = keras.saving.load_model(path)
+        np.testing.assert_array_equal(to_numpy(loaded.loss_terms[-1].head.kernel), to_numpy(head.kernel))
+    finally:
+        del LOSS_TERMS["brightness"]
