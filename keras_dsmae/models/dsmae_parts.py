@@ -30,6 +30,7 @@ from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
 from keras_dsmae.losses import build_loss_terms, teacher_needed
 from keras_dsmae.models.decoder import MaskedDecoder
 from keras_dsmae.models.ema_teacher import EMATeacher
+from keras_dsmae.models.method_knobs import method_knobs
 from keras_dsmae.models.method_settings import offset_seed
 from keras_dsmae.models.teacher_targets import (
     build_teacher_target,
@@ -162,10 +163,25 @@ def check_parts(parts):
         raise ValueError("`view_crop` makes the second view of a two-view term (ContrastTerm); "
                          "no loss term given compares two views.")
     target = deserialize_target(parts["teacher_target"] or "full")
+    _check_knob_values(terms, target)
     num_masked = encoder.num_patches - num_visible_patches(encoder.num_patches, parts["masking"].mask_ratio)
     parts["teacher_target"] = target.bind(num_masked, encoder.depth)
     parts["loss_terms"] = terms
     return parts
+
+
+def _check_knob_values(terms, target):
+    """Check the registered terms' and the target's values against their
+    knobs (the table's allowed values), naming the knob."""
+    table = method_knobs()
+    for term in terms:
+        if term.WEIGHT in table:  # a registered term
+            table[term.WEIGHT].check(term.WEIGHT, term.weight)
+            for argument, name in term.argument_knobs().items():
+                table[name].check(name, getattr(term, argument))
+    arguments = target.get_config()
+    for name, knob in target.KNOBS.items():
+        knob.check(name, arguments[knob.argument or name])
 
 
 def _require_type(name, part, cls):

@@ -44,6 +44,8 @@ class EMATeacher(keras.layers.Layer):
                  loss_weight_warmup=0.0, **kwargs):
         super().__init__(**kwargs)
         self.update_every = validation.check_int("teacher_update_every", update_every, minimum=1)
+        validation.check_float("teacher_momentum", momentum_start, 0.0, 1.0)
+        validation.check_float("teacher_momentum_end", momentum_end, 0.0, 1.0)
         self.loss_weight_warmup = validation.check_float(
             "loss_weight_warmup", loss_weight_warmup, 0.0, 1.0, high_open=True)
         self.student_config = dict(student_config)

@@ -137,18 +137,25 @@ def test_a_trained_encoder_handed_in_is_kept_and_the_teacher_starts_from_it():
     ({"encoder": keras.layers.Dense(4)}, r"`encoder` must be a ViTEncoder.*Dense.*patchify"),
     ({"loss_terms": [losses.PixelReconstructionTerm(1.0)]}, r"`teacher` is needed.*\[\].*EMATeacher"),
     ({"loss_terms": []}, r"loss_terms.*at least one"),
+    ({"loss_terms": [losses.PixelReconstructionTerm(-1.0), losses.FeatureDistillationTerm(1.0)], "image_head": None,
+      "view_crop": None}, r"`pixel_loss_weight` must be .*got pixel_loss_weight=-1"),
+    ({"loss_terms": [losses.PixelReconstructionTerm(1.0), losses.FeatureDistillationTerm(1.0, kind="l7")],
+      "image_head": None, "view_crop": None}, r"`feature_loss` must be one of.*'l7'"),
+    ({"teacher_target": MaskedFoldsTarget(num_folds=0)}, r"`num_folds` must be .*got num_folds=0"),
 ])
 def test_parts_that_do_not_fit_are_refused_naming_the_part(changes, message):
     with pytest.raises(ValueError, match=message):
         keras_dsmae.DSMAE(**_parts(**changes))
 
 
-def test_view_crop_without_a_two_view_term_and_flat_arguments_beside_parts_are_refused():
+def test_view_crop_without_a_two_view_term_flat_arguments_beside_parts_and_a_bad_teacher_are_refused():
     one_view = [losses.PixelReconstructionTerm(1.0), losses.FeatureDistillationTerm(1.0)]
     with pytest.raises(ValueError, match=r"view_crop.*two views"):
         keras_dsmae.DSMAE(**_parts(loss_terms=one_view, image_head=None))
     with pytest.raises(ValueError, match=r"flat arguments \['encoder_dim', 'mask_ratio'\]"):
         keras_dsmae.DSMAE(encoder_dim=64, mask_ratio=0.5, **_parts())
+    with pytest.raises(ValueError, match=r"`teacher_momentum` must be .*\[0, 1\].*1.5"):
+        EMATeacher(ViTEncoder(**ENCODER).get_config(), momentum_start=1.5)
 
 
 def test_a_new_loss_term_brings_its_own_head_in_its_one_class(tmp_path):
