@@ -27,7 +27,7 @@ import keras
 from keras_dsmae.layers.masking import RandomMasking, num_visible_patches
 from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
-from keras_dsmae.losses import build_loss_terms, teacher_needed
+from keras_dsmae.losses import LossTerm, build_loss_terms, teacher_needed
 from keras_dsmae.models.decoder import MaskedDecoder
 from keras_dsmae.models.ema_teacher import EMATeacher
 from keras_dsmae.models.method_knobs import method_knobs
@@ -139,11 +139,20 @@ def check_parts(parts):
             if tuple(parts[name].grid_size) != tuple(encoder.grid_size):
                 raise ValueError(f"`{name}`.grid_size must be the encoder's {tuple(encoder.grid_size)}; "
                                  f"got grid_size={tuple(parts[name].grid_size)}.")
+            if parts[name].feature_dim not in (0, encoder.hidden_dim):
+                raise ValueError(f"`{name}`.feature_dim must be the encoder's hidden_dim {encoder.hidden_dim} "
+                                 f"(the teacher's width), or 0; got feature_dim={parts[name].feature_dim}.")
+    head = parts["image_head"]
+    if head is not None and getattr(head, "units", encoder.hidden_dim) != encoder.hidden_dim:
+        raise ValueError(f"`image_head` must output the encoder's hidden_dim {encoder.hidden_dim}; got "
+                         f"units={head.units}.")
     if decoder.pixel_dim and decoder.pixel_dim != encoder.patch_dim:
         raise ValueError(f"`decoder`.pixel_dim must be the encoder's patch_dim {encoder.patch_dim} (p*p*C), or 0; "
                          f"got pixel_dim={decoder.pixel_dim}.")
     if not terms:
         raise ValueError("`loss_terms` must hold at least one LossTerm; got none.")
+    for term in terms:
+        _require_type("loss_terms", term, LossTerm)
     outputs = {"pixels": bool(decoder.pixel_dim), "image_prediction": parts["image_head"] is not None,
                "features": bool(decoder.feature_dim) or parts["feature_predictor"] is not None}
     for term in terms:
