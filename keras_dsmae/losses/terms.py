@@ -136,9 +136,9 @@ class LossTerm(keras.layers.Layer):
     `"features"`, `"image_prediction"`), so that a model built from parts
     without that head is refused. A term that needs an output no part makes
     brings its own head: `build_head(encoder)` creates its weights and
-    `head_outputs(encoded, encoder)` adds its entries to the model's outputs. A subclass keeps each constructor
-    argument in the attribute of the same name (`get_config` reads it
-    there). A registered term
+    `head_outputs(encoded, encoder)` adds its entries to the model's
+    outputs. A subclass keeps each constructor argument in the attribute of
+    the same name (`get_config` reads it there). A registered term
     declares its knobs (see the module's docstring):
 
     - `WEIGHT`: the flat name of its weight knob;
