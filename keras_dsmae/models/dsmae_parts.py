@@ -42,6 +42,7 @@ from keras_dsmae.models.vit_encoder import ViTEncoder
 REQUIRED_PARTS = ("encoder", "noise", "masking", "decoder", "loss_terms")
 OPTIONAL_PARTS = ("feature_predictor", "image_head", "teacher", "teacher_target", "view_crop")
 PART_NAMES = REQUIRED_PARTS + OPTIONAL_PARTS
+_ATTRIBUTE = {"teacher": "ema_teacher"}  # part name → DSMAE attribute, where they differ
 ENCODER_INTERFACE = ("patchify", "embed", "encode_tokens", "block_outputs", "image_size",
                      "num_channels", "patch_dim", "num_patches", "grid_size", "hidden_dim", "depth",
                      "num_prefix_tokens")
@@ -67,9 +68,8 @@ def build_parts(architecture, settings, policy):
         mlp_ratio=a["mlp_ratio"], drop_path_rate=a["drop_path_rate"], use_cls_token=a["use_cls_token"],
         seed=offset_seed(seed, 100), dtype=policy, name="encoder",
     )
-    num_masked = encoder.num_patches - num_visible_patches(encoder.num_patches, settings["mask_ratio"])
-    parts = {"encoder": encoder,
-             "teacher_target": build_teacher_target(settings, num_masked, a["encoder_depth"])}
+    parts = {"encoder": encoder, "teacher_target": build_teacher_target(
+        settings, _num_masked(encoder, settings["mask_ratio"]), a["encoder_depth"])}
     parts["noise"] = GaussianPatchNoise(settings["noise_std"], seed=seed, dtype=policy, name="patch_noise")
     parts["masking"] = RandomMasking(
         settings["mask_ratio"], seed=offset_seed(seed, 1), dtype=policy, name="masking")
@@ -173,8 +173,7 @@ def check_parts(parts):
                          "no loss term given compares two views.")
     target = deserialize_target(parts["teacher_target"] or "full")
     _check_knob_values(terms, target)
-    num_masked = encoder.num_patches - num_visible_patches(encoder.num_patches, parts["masking"].mask_ratio)
-    parts["teacher_target"] = target.bind(num_masked, encoder.depth)
+    parts["teacher_target"] = target.bind(_num_masked(encoder, parts["masking"].mask_ratio), encoder.depth)
     parts["loss_terms"] = terms
     return parts
 
@@ -191,6 +190,11 @@ def _check_knob_values(terms, target):
     arguments = target.get_config()
     for name, knob in target.KNOBS.items():
         knob.check(name, arguments[knob.argument or name])
+
+
+def _num_masked(encoder, mask_ratio):
+    """Patches hidden from the student per view, `M`."""
+    return encoder.num_patches - num_visible_patches(encoder.num_patches, mask_ratio)
 
 
 def _require_type(name, part, cls):
@@ -233,5 +237,3 @@ def deserialize_parts(config):
             parts[name] = load(value)
     return parts
 
-
-_ATTRIBUTE = {"teacher": "ema_teacher"}  # part name → DSMAE attribute, where they differ

@@ -1,13 +1,13 @@
 """DSMAE's constructor arguments: the architecture (as its signature
 gives it), the method knobs (one table, `models.method_knobs`), their
-checks, the loss terms they select, and the config that rebuilds the model."""
+checks, the refusal of flat arguments beside parts, and the config that
+rebuilds the model."""
 
 import inspect
 
 import numpy as np
 from keras import ops
 
-from keras_dsmae import losses
 from keras_dsmae.models.method_knobs import RENAMED_KNOBS, method_knobs
 from keras_dsmae.utils import validation
 
@@ -101,19 +101,6 @@ def check(architecture, knobs):
             "got pixel_loss_weight=0 and loss_weight=0."
         )
     return settings
-
-
-def has_teacher(settings):
-    """Whether the settings need an EMA teacher (a term that learns from it
-    has a weight > 0)."""
-    return losses.teacher_needed(settings)
-
-
-def loss_terms(settings):
-    """The loss terms whose weight is > 0, in the order they are summed (the
-    registered terms: pixel reconstruction, feature distillation, image
-    level, contrast, then any registered later)."""
-    return losses.build_loss_terms(settings)
 
 
 def config_of(model):
