@@ -22,23 +22,41 @@ def gather_tokens(tokens, indices):
     return ops.take_along_axis(tokens, ops.expand_dims(indices, -1), axis=1)
 
 
-def num_visible_patches(num_patches, mask_ratio):
-    """`K = round(N * (1 - mask_ratio))`, checked to leave 1 <= K < N."""
-    keep = int(math.floor(num_patches * (1.0 - mask_ratio) + 0.5))
+# How `N * (1 - mask_ratio)` becomes a whole number of visible patches:
+# "floor" as facebookresearch/mae and transformers' ViTMAE (`int(...)`, the
+# default), "round" as keras_dsmae 0.2 (which its files keep).
+VISIBLE_ROUNDINGS = ("floor", "round")
+RELEASE_0_2_ROUNDING = "round"
+
+
+def num_visible_patches(num_patches, mask_ratio, rounding="floor"):
+    """`K`, the patches each image shows: `int(N * (1 - mask_ratio))` (the
+    reference MAE's count, `rounding="floor"`) or `round(N * (1 -
+    mask_ratio))` (`"round"`, keras_dsmae 0.2), checked to leave `1 <= K < N`.
+
+    The floor is the same Python float expression as the reference's, so
+    the two agree also where `N * (1 - mask_ratio)` is a hair below a whole
+    number (`int(64 * (1 - 0.8)) = 12`, not 13)."""
+    validation.check_choice("visible_rounding", rounding, VISIBLE_ROUNDINGS)
+    visible = num_patches * (1.0 - mask_ratio)
+    keep = int(visible) if rounding == "floor" else int(math.floor(visible + 0.5))
     if keep < 1 or keep >= num_patches:
+        rule, allowed = (("int", f"(0, {1 - 1 / num_patches:.4f}]") if rounding == "floor" else
+                         ("round", f"[{0.5 / num_patches:.4f}, {1 - 0.5 / num_patches:.4f}) roughly"))
         raise ValueError(
-            f"`mask_ratio`={mask_ratio} keeps {keep} of {num_patches} patches "
-            f"visible; it must leave at least one patch visible and at least "
-            f"one masked. Allowed for {num_patches} patches: mask_ratio in "
-            f"[{1.5 / num_patches:.3f}, {1 - 0.5 / num_patches:.3f}) roughly."
+            f"`mask_ratio`={mask_ratio} keeps {rule}({num_patches} * (1 - {mask_ratio})) = {keep} of "
+            f"{num_patches} patches visible; it must leave at least one patch visible and at least "
+            f"one masked. Allowed for {num_patches} patches with visible_rounding={rounding!r}: "
+            f"mask_ratio in {allowed}."
         )
     return keep
 
 
 @keras.saving.register_keras_serializable(package="keras_dsmae")
 class RandomMasking(keras.layers.Layer):
-    """Keep a random subset of `K = round(N * (1 - mask_ratio))` tokens per
-    sample, each sample with its own permutation (argsort of uniform noise).
+    """Keep a random subset of `K = int(N * (1 - mask_ratio))` tokens per
+    sample, each sample with its own permutation (argsort of uniform noise),
+    exactly as facebookresearch/mae's `random_masking`.
 
     Masking defines the pretext task, so it is applied at every call (not only
     in training). Randomness comes from a `keras.random.SeedGenerator`, so it
@@ -47,9 +65,15 @@ class RandomMasking(keras.layers.Layer):
     Args:
         mask_ratio: fraction of tokens to hide, in (0, 1).
         seed: optional int seed.
+        visible_rounding: `"floor"` (the reference's `int`, default) or
+            `"round"` (keras_dsmae 0.2's count, which a 0.2 config without
+            this key loads with).
 
     Call arguments:
         tokens: `(B, N, D)` in patch order.
+        scores: optional `(B, N)` floats that replace the random draw: the
+            `K` lowest of each row stay visible (transformers' `noise`
+            argument of `ViTMAEForPreTraining`; for comparisons and demos).
 
     Returns:
         dict with:
@@ -60,19 +84,25 @@ class RandomMasking(keras.layers.Layer):
             `RestoreMaskedTokens`).
     """
 
-    def __init__(self, mask_ratio, seed=None, **kwargs):
+    def __init__(self, mask_ratio, seed=None, visible_rounding="floor", **kwargs):
         super().__init__(**kwargs)
         self.mask_ratio = validation.check_float(
             "mask_ratio", mask_ratio, 0.0, 1.0, low_open=True, high_open=True
         )
+        self.visible_rounding = validation.check_choice("visible_rounding", visible_rounding, VISIBLE_ROUNDINGS)
         self.seed = seed
         self.seed_generator = ReplicaSeedGenerator(seed)
 
-    def call(self, tokens):
+    def num_visible(self, num_patches):
+        """`K`, the visible patches of `num_patches` (see `num_visible_patches`)."""
+        return num_visible_patches(num_patches, self.mask_ratio, self.visible_rounding)
+
+    def call(self, tokens, scores=None):
         num_patches = tokens.shape[1]
-        keep = num_visible_patches(num_patches, self.mask_ratio)
+        keep = self.num_visible(num_patches)
         batch = ops.shape(tokens)[0]
-        ids_shuffle = ops.cast(ops.argsort(self.scores(tokens), axis=1), "int32")
+        scores = self.scores(tokens) if scores is None else ops.convert_to_tensor(scores, "float32")
+        ids_shuffle = ops.cast(ops.argsort(scores, axis=1), "int32")
         ids_restore = ops.cast(ops.argsort(ids_shuffle, axis=1), "int32")
         visible = gather_tokens(tokens, ids_shuffle[:, :keep])
         hidden_in_shuffled_order = ops.concatenate(
@@ -92,7 +122,13 @@ class RandomMasking(keras.layers.Layer):
         return keras.random.uniform(ops.shape(tokens)[:2], seed=self.seed_generator)
 
     def get_config(self):
-        return {**super().get_config(), "mask_ratio": self.mask_ratio, "seed": self.seed}
+        return {**super().get_config(), "mask_ratio": self.mask_ratio, "seed": self.seed,
+                "visible_rounding": self.visible_rounding}
+
+    @classmethod
+    def from_config(cls, config):
+        """A config without `visible_rounding` is keras_dsmae 0.2's: it keeps its count."""
+        return cls(**{"visible_rounding": RELEASE_0_2_ROUNDING, **config})
 
 
 @keras.saving.register_keras_serializable(package="keras_dsmae")

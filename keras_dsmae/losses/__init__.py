@@ -3,10 +3,12 @@ loss terms (each with its metric and its knobs) that `DSMAE.compute_loss` sums."
 
 from keras_dsmae.losses.functions import (
     FEATURE_LOSSES,
+    PIXEL_VARIANCES,
     feature_distillation_loss,
     info_nce_loss,
     normalize_tokens,
     pixel_reconstruction_loss,
+    pixel_target_statistics,
 )
 from keras_dsmae.losses.terms import (
     ContrastTerm,
@@ -25,6 +27,7 @@ from keras_dsmae.losses.terms import (
 __all__ = [
     "FEATURE_LOSSES",
     "LOSS_TERMS",
+    "PIXEL_VARIANCES",
     "ContrastTerm",
     "FeatureDistillationTerm",
     "ImageLevelTerm",
@@ -36,6 +39,7 @@ __all__ = [
     "info_nce_loss",
     "normalize_tokens",
     "pixel_reconstruction_loss",
+    "pixel_target_statistics",
     "register_loss_term",
     "teacher_needed",
     "term_knobs",

@@ -4,9 +4,14 @@ inputs."""
 
 from keras import ops
 
-from keras_dsmae.utils.token_math import l2_normalize, standardize_tokens
+from keras_dsmae.utils.token_math import l2_normalize, standardize_tokens, token_statistics
 
 FEATURE_LOSSES = ("cosine", "mse", "smooth_l1")
+# The per-patch variance of `norm_pix_loss` targets: "unbiased" (÷(P−1), torch's
+# `.var` in facebookresearch/mae and transformers; the default) or "biased" (÷P,
+# keras_dsmae 0.2, which its files keep).
+PIXEL_VARIANCES = ("unbiased", "biased")
+RELEASE_0_2_VARIANCE = "biased"
 
 
 def _f32(x):
@@ -25,8 +30,23 @@ def normalize_tokens(tokens, epsilon=1e-6):
     return standardize_tokens(_f32(tokens), epsilon)
 
 
-def pixel_reconstruction_loss(predicted, target, weights, norm_pix_loss=False):
-    """Mean squared error per patch, averaged with per-patch weights.
+def pixel_target_statistics(patches, norm_pix_variance="unbiased"):
+    """Per-patch mean and `sqrt(variance + 1e-6)` of `norm_pix_loss`, in float32.
+
+    Args:
+        patches: `(..., P)` clean patch values.
+        norm_pix_variance: `"unbiased"` (the reference MAE's) or `"biased"`.
+
+    Returns:
+        `(mean, std)`, each `(..., 1)` float32.
+    """
+    return token_statistics(_f32(patches), 1e-6, unbiased=norm_pix_variance == "unbiased")
+
+
+def pixel_reconstruction_loss(predicted, target, weights, norm_pix_loss=False, norm_pix_variance="unbiased"):
+    """Mean squared error per patch, averaged with per-patch weights: with
+    the defaults and masked-patch weights, facebookresearch/mae's
+    `forward_loss` exactly.
 
     Args:
         predicted: `(B, N, P)` predicted patch values.
@@ -35,13 +55,17 @@ def pixel_reconstruction_loss(predicted, target, weights, norm_pix_loss=False):
             0 for the others.
         norm_pix_loss: normalise each target patch to zero mean and unit
             variance first (MAE's `norm_pix_loss`).
+        norm_pix_variance: the variance of that normalisation,
+            `"unbiased"` (÷(P−1), the reference's) or `"biased"` (÷P,
+            keras_dsmae 0.2's).
 
     Returns:
         Scalar float32.
     """
     predicted, target, weights = _f32(predicted), _f32(target), _f32(weights)
     if norm_pix_loss:
-        target = normalize_tokens(target)
+        mean, std = pixel_target_statistics(target, norm_pix_variance)
+        target = (target - mean) / std
     per_patch = ops.mean(ops.square(predicted - target), axis=-1)
     return ops.sum(per_patch * weights) / ops.maximum(ops.sum(weights), 1.0)
 

@@ -39,10 +39,13 @@ from keras import ops
 from keras_dsmae.layers.masking import gather_tokens
 from keras_dsmae.losses.functions import (
     FEATURE_LOSSES,
+    PIXEL_VARIANCES,
+    RELEASE_0_2_VARIANCE,
     feature_distillation_loss,
     info_nce_loss,
     normalize_tokens,
     pixel_reconstruction_loss,
+    pixel_target_statistics,
 )
 from keras_dsmae.utils.knob import Knob, knob_owner_registration, registered_knobs
 from keras_dsmae.utils.token_math import spread_across_tokens
@@ -227,7 +230,9 @@ class LossTerm(keras.layers.Layer):
 class PixelReconstructionTerm(LossTerm):
     """MSE between predicted and clean pixels of the masked patches (or of
     every patch with `denoise_visible`), on per-patch normalised targets
-    with `norm_pix_loss`."""
+    with `norm_pix_loss`: facebookresearch/mae's loss with the defaults
+    (`norm_pix_variance="unbiased"`). A config without `norm_pix_variance`
+    (keras_dsmae 0.2's) loads with 0.2's biased variance."""
 
     reads_output = "pixels"
     WEIGHT = "pixel_loss_weight"
@@ -235,14 +240,28 @@ class PixelReconstructionTerm(LossTerm):
         "pixel_loss_weight": Knob(
             1.0, "weight of the pixel term (0 removes it and the pixel head).", low=0.0, part="pixel term"),
         "norm_pix_loss": Knob(True, "per-patch normalised pixel targets (MAE).", kind="bool", part="pixel term"),
+        "norm_pix_variance": Knob(
+            "unbiased", "the per-patch variance of the normalised targets: `unbiased` (÷(P−1), as "
+            "facebookresearch/mae and transformers) or `biased` (÷P, keras_dsmae 0.2).", kind="choice",
+            choices=PIXEL_VARIANCES, part="pixel term"),
         "denoise_visible": Knob(
             False, "also reconstruct the visible (noisy) patches.", kind="bool", part="pixel term"),
     }
 
-    def __init__(self, weight, norm_pix_loss=True, denoise_visible=False, **kwargs):
+    def __init__(self, weight, norm_pix_loss=True, denoise_visible=False, norm_pix_variance="unbiased", **kwargs):
         super().__init__(weight, "pixel_loss", **kwargs)
         self.norm_pix_loss = norm_pix_loss
         self.denoise_visible = denoise_visible
+        self.norm_pix_variance = norm_pix_variance
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**{"norm_pix_variance": RELEASE_0_2_VARIANCE, **config})
+
+    def target_statistics(self, clean_patches):
+        """`(mean, std)` `(..., 1)` of each clean patch `(..., P)` that its
+        normalised target divides by (to map predictions back to pixels)."""
+        return pixel_target_statistics(clean_patches, self.norm_pix_variance)
 
     def compute(self, inputs):
         views = ops.concatenate([inputs.clean_patches] * inputs.num_views, axis=0)
@@ -250,7 +269,7 @@ class PixelReconstructionTerm(LossTerm):
         if self.denoise_visible:
             weights = ops.ones_like(weights)
         return pixel_reconstruction_loss(
-            inputs.outputs["pixels"], views, weights, self.norm_pix_loss
+            inputs.outputs["pixels"], views, weights, self.norm_pix_loss, self.norm_pix_variance
         )
 
 

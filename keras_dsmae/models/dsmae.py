@@ -12,17 +12,16 @@ import keras
 from keras import ops
 
 from keras_dsmae import losses, presets
-from keras_dsmae.layers.masking import num_visible_patches
 from keras_dsmae.layers.patching import unpatchify
 from keras_dsmae.layers.resident_images import ResidentImages
-from keras_dsmae.models import dsmae_parts, fit_inputs, method_knobs, method_settings
+from keras_dsmae.models import dsmae_parts, fit_inputs, hf_vit_mae, method_knobs, method_settings
 from keras_dsmae.models.legacy import Version01Compatibility
 from keras_dsmae.models.device_input import StartDataOrder
 from keras_dsmae.utils.callback_order import order_callbacks
 from keras_dsmae.utils.distribution import scale_loss_for_replicas, variable_creation_scope
 from keras_dsmae.utils.late_state import adding_state
 from keras_dsmae.utils.portable_config import PortableCompileConfig
-from keras_dsmae.utils.token_math import mean_pool, token_statistics
+from keras_dsmae.utils.token_math import mean_pool
 
 
 @keras.saving.register_keras_serializable(package="keras_dsmae")
@@ -75,6 +74,9 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         encoder_dim, encoder_depth, encoder_heads: student/teacher ViT size.
         decoder_dim, decoder_depth, decoder_heads: decoder size.
         mlp_ratio, drop_path_rate, use_cls_token: see `ViTEncoder`.
+        layer_norm_epsilon: epsilon of every LayerNorm of the encoder,
+            teacher and decoder (1e-6 as facebookresearch/mae; a
+            transformers ViTMAE config says 1e-12).
         **knobs: the method knobs, by part (the table in
             `keras_dsmae.models.method_knobs`, listed below), or the parts
             (`encoder`, `noise`, `masking`, `decoder`, `loss_terms` and the
@@ -88,6 +90,11 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             `use_device_input` also `(B, H0, W0, C)` uint8 images, which
             the model augments (in training) and normalises itself, or,
             with resident images, `(B,)` integer indices into them.
+        training: drop path on or off (and the device augmentation).
+        mask_scores: optional `(B', N)` floats that fix the masks instead
+            of the random draw: the `K` lowest of each row stay visible, as
+            transformers' `ViTMAEForPreTraining(pixel_values, noise=...)`
+            (same weights and scores give the same loss and predictions).
 
     Returns:
         dict with `"mask"` `(B', N)` (1 = hidden), `"ids_shuffle"` `(B', N)`,
@@ -101,7 +108,8 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
 
     def __init__(self, image_size=32, patch_size=4, num_channels=3, encoder_dim=192,
                  encoder_depth=12, encoder_heads=3, decoder_dim=128, decoder_depth=4,
-                 decoder_heads=4, mlp_ratio=4.0, drop_path_rate=0.0, use_cls_token=True, **kwargs):
+                 decoder_heads=4, mlp_ratio=4.0, drop_path_rate=0.0, use_cls_token=True, layer_norm_epsilon=1e-6,
+                 **kwargs):
         architecture = method_settings.arguments_given(DSMAE.__init__, locals())
         parts = dsmae_parts.take_parts(kwargs)
         if parts:
@@ -128,7 +136,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         self.teacher_target = parts["teacher_target"]
         self.noise = parts["noise"]
         self.masking = parts["masking"]
-        self.num_visible = num_visible_patches(self.encoder.num_patches, self.masking.mask_ratio)
+        self.num_visible = self.masking.num_visible(self.encoder.num_patches)
         self.decoder = parts["decoder"]
         self.feature_predictor = parts["feature_predictor"]
         self.image_head = parts["image_head"]
@@ -218,7 +226,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             fit_inputs.check_image_dtype(dtype)
         return self.input_augmentation(inputs, training=training), True
 
-    def _forward(self, images, training=False):
+    def _forward(self, images, training=False, mask_scores=None):
         """Student forward pass; also returns the corrupted input patches."""
         images, made_inputs = self._model_inputs(images, training)
         patches = self.encoder.patchify(images)
@@ -226,7 +234,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             second = patches if self.view_crop is None else self.encoder.patchify(self.view_crop(images))
             patches = ops.concatenate([patches, second], axis=0)
         corrupted = self.noise(patches)
-        masked = self.masking(self.encoder.embed(corrupted))
+        masked = self.masking(self.encoder.embed(corrupted), scores=mask_scores)
         encoded = self.encoder.encode_tokens(masked["visible"], training=training)
         outputs = self.decoder(encoded, masked["ids_restore"], training=training)
         if self.feature_predictor is not None:
@@ -245,28 +253,31 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             outputs["clean_patches"] = patches[: ops.shape(images)[0]]
         return outputs
 
-    def call(self, images, training=False):
-        outputs = self._forward(images, training=training)
+    def call(self, images, training=False, mask_scores=None):
+        outputs = self._forward(images, training=training, mask_scores=mask_scores)
         del outputs["corrupted_patches"]
         return outputs
 
-    def reconstruct(self, images):
+    def reconstruct(self, images, mask_scores=None):
         """Images for display, all `(B, H, W, C)` float32 in the input's
         units: `"corrupted"` (noisy input, hidden patches 0), `"reconstruction"`
         (decoder output everywhere) and `"pasted"` (visible clean patches +
         reconstructed hidden ones). With `norm_pix_loss`, predictions are
-        mapped back with each clean patch's mean and std, as in the MAE demo."""
+        mapped back with each clean patch's mean and std, as in the MAE demo.
+        `mask_scores` fixes the masks as in `call`."""
         if self.decoder.pixel_head is None:
             raise ValueError("`reconstruct` needs a pixel head; this model was built with pixel_loss_weight=0.")
         images = ops.convert_to_tensor(images, dtype="float32")
-        outputs = self._forward(images, training=False)
+        outputs = self._forward(images, training=False, mask_scores=mask_scores)
         batch = ops.shape(images)[0]
         clean = ops.cast(self.encoder.patchify(images), "float32")
         mask = ops.cast(ops.expand_dims(outputs["mask"][:batch], -1), "float32")
         predicted = ops.cast(outputs["pixels"][:batch], "float32")
-        if any(getattr(term, "norm_pix_loss", False) for term in self.loss_terms):
-            mean, std = token_statistics(clean)
-            predicted = predicted * std + mean
+        for term in self.loss_terms:
+            if getattr(term, "norm_pix_loss", False):
+                mean, std = term.target_statistics(clean)
+                predicted = predicted * std + mean
+                break
         corrupted = ops.cast(outputs["corrupted_patches"][:batch], "float32")
         encoder = self.encoder
         def to_image(patches):
@@ -341,6 +352,13 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
             shuffle=shuffle, **kwargs,
         )
 
+    @classmethod
+    def from_config(cls, config):
+        """The model of `config`; a flat config of keras_dsmae 0.2 (or 0.1),
+        which has no `visible_rounding`, keeps the rules it was trained with
+        (`method_settings.RELEASE_0_2_RULES`)."""
+        return super().from_config(method_settings.with_release_0_2_rules(config))
+
     def get_config(self):
         """The flat arguments of a model built from them (the form of 0.2's
         files); for one built from parts, each part's own config and `seed`."""
@@ -354,6 +372,38 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         may be any constructor argument."""
         overrides = method_settings.current_names(overrides)
         return cls(**presets.preset_config(name, overrides, allowed=cls.argument_names()))
+
+    @classmethod
+    def from_pretrained_mae(cls, folder, preset=None, **overrides):
+        """A model started from a Hugging Face ViTMAE folder (`config.json`
+        with `"model_type": "vit_mae"` and `model.safetensors` or
+        `pytorch_model.bin`, as `facebook/vit-mae-*` ship them or
+        `keras-dsmae-export --format=vit_mae` writes them): the encoder
+        (and the teacher, as its copy), and the decoder when its size is
+        the folder's. The layout, and what it refuses: `models.hf_vit_mae`.
+
+        Args:
+            folder: the folder.
+            preset: the method (noise, masking, teacher, terms) to go on
+                with, e.g. `"dsmae_vit_tiny_cifar"` for DSD-MAE as a second
+                stage; the architecture is always the folder's. None: the
+                folder's own MAE (its `mask_ratio` and `norm_pix_loss`, no
+                noise, no teacher).
+            **overrides: other constructor arguments; an encoder size
+                other than the folder's is refused, a decoder size other
+                than the folder's starts that decoder fresh.
+
+        Returns:
+            A built `DSMAE`, its weights from the folder.
+        """
+        config = hf_vit_mae.read_vit_mae_config(folder)
+        architecture = hf_vit_mae.dsmae_architecture(config, folder)
+        overrides = method_settings.current_names(overrides)
+        hf_vit_mae.check_fits(architecture, overrides, folder)
+        method = hf_vit_mae.mae_settings(config) if preset is None else {}
+        model = cls.from_preset(preset or hf_vit_mae.MAE_PRESET, **{**method, **architecture, **overrides})
+        hf_vit_mae.load_vit_mae_weights(model, folder)
+        return model
 
     @classmethod
     def argument_names(cls):

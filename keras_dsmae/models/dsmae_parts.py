@@ -24,7 +24,7 @@ its weights, so checkpoints and `.keras` files of 0.2 keep loading):
 
 import keras
 
-from keras_dsmae.layers.masking import RandomMasking, num_visible_patches
+from keras_dsmae.layers.masking import RandomMasking
 from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
 from keras_dsmae.losses import LossTerm, build_loss_terms, teacher_needed
@@ -66,15 +66,18 @@ def build_parts(architecture, settings, policy):
         image_size=a["image_size"], patch_size=a["patch_size"], num_channels=a["num_channels"],
         hidden_dim=a["encoder_dim"], depth=a["encoder_depth"], num_heads=a["encoder_heads"],
         mlp_ratio=a["mlp_ratio"], drop_path_rate=a["drop_path_rate"], use_cls_token=a["use_cls_token"],
+        layer_norm_epsilon=a["layer_norm_epsilon"],
         seed=offset_seed(seed, 100), dtype=policy, name="encoder",
     )
+    masking = RandomMasking(settings["mask_ratio"], seed=offset_seed(seed, 1),
+                            visible_rounding=settings["visible_rounding"], dtype=policy, name="masking")
     parts = {"encoder": encoder, "teacher_target": build_teacher_target(
-        settings, _num_masked(encoder, settings["mask_ratio"]), a["encoder_depth"])}
+        settings, _num_masked(encoder, masking), a["encoder_depth"])}
     parts["noise"] = GaussianPatchNoise(settings["noise_std"], seed=seed, dtype=policy, name="patch_noise")
-    parts["masking"] = RandomMasking(
-        settings["mask_ratio"], seed=offset_seed(seed, 1), dtype=policy, name="masking")
+    parts["masking"] = masking
     separate_predictor = settings["loss_weight"] and settings["feature_predictor_depth"]
-    decoder_settings = dict(num_prefix_tokens=encoder.num_prefix_tokens, mlp_ratio=a["mlp_ratio"], dtype=policy)
+    decoder_settings = dict(num_prefix_tokens=encoder.num_prefix_tokens, mlp_ratio=a["mlp_ratio"],
+                            layer_norm_epsilon=a["layer_norm_epsilon"], dtype=policy)
     parts["decoder"] = MaskedDecoder(
         encoder.grid_size, decoder_dim=a["decoder_dim"], depth=a["decoder_depth"],
         num_heads=a["decoder_heads"], pixel_dim=encoder.patch_dim if settings["pixel_loss_weight"] else 0,
@@ -173,7 +176,7 @@ def check_parts(parts):
                          "no loss term given compares two views.")
     target = deserialize_target(parts["teacher_target"] or "full")
     _check_knob_values(terms, target)
-    parts["teacher_target"] = target.bind(_num_masked(encoder, parts["masking"].mask_ratio), encoder.depth)
+    parts["teacher_target"] = target.bind(_num_masked(encoder, parts["masking"]), encoder.depth)
     parts["loss_terms"] = terms
     return parts
 
@@ -192,9 +195,9 @@ def _check_knob_values(terms, target):
         knob.check(name, arguments[knob.argument or name])
 
 
-def _num_masked(encoder, mask_ratio):
+def _num_masked(encoder, masking):
     """Patches hidden from the student per view, `M`."""
-    return encoder.num_patches - num_visible_patches(encoder.num_patches, mask_ratio)
+    return encoder.num_patches - masking.num_visible(encoder.num_patches)
 
 
 def _require_type(name, part, cls):

@@ -33,14 +33,14 @@ def _array(variable):
     return np.asarray(keras.ops.convert_to_numpy(variable), dtype=np.float32)
 
 
-def _safetensors_numpy():
+def safetensors_numpy():
     """`safetensors.numpy`, or a `RuntimeError` saying how to install it."""
     try:
-        from safetensors import numpy as safetensors_numpy
+        from safetensors import numpy as module
     except ImportError:
         raise RuntimeError("The Hugging Face ViT layout is stored as safetensors, which is not installed: "
                            "pip install 'keras_dsmae[export]'.") from None
-    return safetensors_numpy
+    return module
 
 
 def check_exportable(encoder):
@@ -77,35 +77,89 @@ def vit_config(encoder):
     }
 
 
-def encoder_tensors(encoder):
-    """`{name: float32 array}` of `encoder` in the ViT layout."""
+def read_value(variable):
+    """A variable's value as a float32 numpy array (the default `read` of
+    the layout functions)."""
+    return _array(variable)
+
+
+def encoder_tensors(encoder, read=read_value):
+    """`{name: float32 array}` of `encoder` in the ViT layout.
+
+    Args:
+        encoder: a built `ViTEncoder`.
+        read: maps each of its variables to the array written for it (by
+            default its value; e.g. its gradient, to compare gradients in
+            this layout).
+    """
     check_exportable(encoder)
     dim, p, channels = encoder.hidden_dim, encoder.patch_size, encoder.num_channels
-    kernel = _array(encoder.patch_embedding.projection.kernel)  # (p*p*C, D)
-    positions = _array(encoder.position_embedding.positions)  # (N, D)
+    kernel = read(encoder.patch_embedding.projection.kernel)  # (p*p*C, D)
     tensors = {
-        "embeddings.cls_token": _array(encoder.cls_token),
-        "embeddings.position_embeddings": np.concatenate([np.zeros((1, dim), np.float32), positions])[None],
+        "embeddings.cls_token": read(encoder.cls_token),
+        "embeddings.position_embeddings": position_table(encoder.position_embedding, dim),
         "embeddings.patch_embeddings.projection.weight": kernel.reshape(p, p, channels, dim).transpose(3, 2, 0, 1),
-        "embeddings.patch_embeddings.projection.bias": _array(encoder.patch_embedding.projection.bias),
-        "layernorm.weight": _array(encoder.final_norm.gamma),
-        "layernorm.bias": _array(encoder.final_norm.beta),
+        "embeddings.patch_embeddings.projection.bias": read(encoder.patch_embedding.projection.bias),
+        "layernorm.weight": read(encoder.final_norm.gamma),
+        "layernorm.bias": read(encoder.final_norm.beta),
     }
     for index, block in enumerate(encoder.blocks):
-        prefix = f"encoder.layer.{index}."
-        qkv_kernel, qkv_bias = _array(block.attention.qkv.kernel), _array(block.attention.qkv.bias)
-        for part, name in enumerate(("query", "key", "value")):
-            columns = slice(part * dim, (part + 1) * dim)
-            tensors[prefix + f"attention.attention.{name}.weight"] = qkv_kernel[:, columns].T
-            tensors[prefix + f"attention.attention.{name}.bias"] = qkv_bias[columns]
-        for ours, theirs in ((block.attention.output_projection, "attention.output.dense"),
-                             (block.mlp_hidden, "intermediate.dense"), (block.mlp_output, "output.dense")):
-            tensors[prefix + theirs + ".weight"] = _array(ours.kernel).T
-            tensors[prefix + theirs + ".bias"] = _array(ours.bias)
-        for ours, theirs in ((block.attention_norm, "layernorm_before"), (block.mlp_norm, "layernorm_after")):
-            tensors[prefix + theirs + ".weight"] = _array(ours.gamma)
-            tensors[prefix + theirs + ".bias"] = _array(ours.beta)
+        tensors.update(block_tensors(block, f"encoder.layer.{index}.", read))
     return {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+
+
+def position_table(position_embedding, dim):
+    """`(1, N + 1, D)`: the fixed sin-cos table of `position_embedding`
+    (a built `SinCosPositionEmbedding`) with the class token's zero row first."""
+    positions = _array(position_embedding.positions)  # (N, D)
+    return np.concatenate([np.zeros((1, dim), np.float32), positions])[None]
+
+
+def block_tensors(block, prefix, read=read_value):
+    """`{name: array}` of one `TransformerBlock` in the ViT layer layout
+    (`prefix` + `attention.attention.query.weight`, ...): the fused `qkv`
+    split into query, key and value, the kernels transposed to torch's
+    `(out, in)`."""
+    dim = block.attention_norm.gamma.shape[0]
+    qkv_kernel, qkv_bias = read(block.attention.qkv.kernel), read(block.attention.qkv.bias)
+    tensors = {}
+    for part, name in enumerate(QKV_NAMES):
+        columns = slice(part * dim, (part + 1) * dim)
+        tensors[prefix + f"attention.attention.{name}.weight"] = qkv_kernel[:, columns].T
+        tensors[prefix + f"attention.attention.{name}.bias"] = qkv_bias[columns]
+    for ours, theirs in _block_dense_layers(block):
+        tensors[prefix + theirs + ".weight"] = read(ours.kernel).T
+        tensors[prefix + theirs + ".bias"] = read(ours.bias)
+    for ours, theirs in _block_norms(block):
+        tensors[prefix + theirs + ".weight"] = read(ours.gamma)
+        tensors[prefix + theirs + ".bias"] = read(ours.beta)
+    return tensors
+
+
+def assign_block(block, tensors, prefix):
+    """Set one `TransformerBlock` from the ViT layer layout (`block_tensors`' inverse)."""
+    block.attention.qkv.kernel.assign(np.concatenate(
+        [tensors[prefix + f"attention.attention.{n}.weight"].T for n in QKV_NAMES], axis=1))
+    block.attention.qkv.bias.assign(np.concatenate(
+        [tensors[prefix + f"attention.attention.{n}.bias"] for n in QKV_NAMES]))
+    for ours, theirs in _block_dense_layers(block):
+        ours.kernel.assign(tensors[prefix + theirs + ".weight"].T)
+        ours.bias.assign(tensors[prefix + theirs + ".bias"])
+    for ours, theirs in _block_norms(block):
+        ours.gamma.assign(tensors[prefix + theirs + ".weight"])
+        ours.beta.assign(tensors[prefix + theirs + ".bias"])
+
+
+QKV_NAMES = ("query", "key", "value")
+
+
+def _block_dense_layers(block):
+    return ((block.attention.output_projection, "attention.output.dense"),
+            (block.mlp_hidden, "intermediate.dense"), (block.mlp_output, "output.dense"))
+
+
+def _block_norms(block):
+    return ((block.attention_norm, "layernorm_before"), (block.mlp_norm, "layernorm_after"))
 
 
 def write_vit_folder(encoder, folder):
@@ -116,7 +170,7 @@ def write_vit_folder(encoder, folder):
     # Named as in the hub's ViT checkpoints (`vit.` first): keras-hub's loader
     # wants it, and transformers' ViTModel strips it.
     tensors = {PREFIX + name: value for name, value in encoder_tensors(encoder).items()}
-    _safetensors_numpy().save_file(tensors, os.path.join(folder, WEIGHTS_FILE), metadata={"format": "pt"})
+    safetensors_numpy().save_file(tensors, os.path.join(folder, WEIGHTS_FILE), metadata={"format": "pt"})
 
 
 def read_vit_folder(folder):
@@ -130,7 +184,7 @@ def read_vit_folder(folder):
         config = json.load(file)
     if config.get("model_type") != "vit":
         raise ValueError(f"{config_path} describes a {config.get('model_type')!r} model, not 'vit'.")
-    tensors = {name.removeprefix(PREFIX): value for name, value in _safetensors_numpy().load_file(weights_path).items()}
+    tensors = {name.removeprefix(PREFIX): value for name, value in safetensors_numpy().load_file(weights_path).items()}
     return config, tensors
 
 
@@ -175,10 +229,12 @@ def load_vit_weights(encoder, folder):
     if not np.allclose(positions, expected["embeddings.position_embeddings"], atol=1e-5):
         raise ValueError(f"The ViT in {folder} has learned position embeddings; this encoder uses a fixed "
                          f"2-D sin-cos table, so it cannot start from them.")
-    _assign_from_layout(encoder, tensors)
+    assign_encoder(encoder, tensors)
 
 
-def _assign_from_layout(encoder, tensors):
+def assign_encoder(encoder, tensors):
+    """Set `encoder` (built) from `{name: array}` in the ViT layout (no
+    `vit.` prefix); the position table is the encoder's own, not read."""
     dim, p, channels = encoder.hidden_dim, encoder.patch_size, encoder.num_channels
     weight = tensors["embeddings.patch_embeddings.projection.weight"]  # (D, C, p, p)
     encoder.patch_embedding.projection.kernel.assign(weight.transpose(2, 3, 1, 0).reshape(p * p * channels, dim))
@@ -187,16 +243,4 @@ def _assign_from_layout(encoder, tensors):
     encoder.final_norm.gamma.assign(tensors["layernorm.weight"])
     encoder.final_norm.beta.assign(tensors["layernorm.bias"])
     for index, block in enumerate(encoder.blocks):
-        prefix = f"encoder.layer.{index}."
-        names = ("query", "key", "value")
-        block.attention.qkv.kernel.assign(np.concatenate(
-            [tensors[prefix + f"attention.attention.{n}.weight"].T for n in names], axis=1))
-        block.attention.qkv.bias.assign(np.concatenate(
-            [tensors[prefix + f"attention.attention.{n}.bias"] for n in names]))
-        for ours, theirs in ((block.attention.output_projection, "attention.output.dense"),
-                             (block.mlp_hidden, "intermediate.dense"), (block.mlp_output, "output.dense")):
-            ours.kernel.assign(tensors[prefix + theirs + ".weight"].T)
-            ours.bias.assign(tensors[prefix + theirs + ".bias"])
-        for ours, theirs in ((block.attention_norm, "layernorm_before"), (block.mlp_norm, "layernorm_after")):
-            ours.gamma.assign(tensors[prefix + theirs + ".weight"])
-            ours.beta.assign(tensors[prefix + theirs + ".bias"])
+        assign_block(block, tensors, f"encoder.layer.{index}.")

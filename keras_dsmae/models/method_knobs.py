@@ -14,6 +14,7 @@ ranges and limits from it, and the docs are generated from it.
 import textwrap
 
 from keras_dsmae import losses
+from keras_dsmae.layers.masking import VISIBLE_ROUNDINGS
 from keras_dsmae.models.teacher_targets import TEACHER_TARGETS, target_knobs
 from keras_dsmae.utils.knob import Knob
 
@@ -22,6 +23,10 @@ _CORRUPTION_KNOBS = {
     "mask_ratio": Knob(
         0.75, "fraction of patches hidden from the student.", low=0.0, high=1.0, low_open=True,
         high_open=True, tune=(0.5, 0.95), tune_fixable=False, part="corruption"),
+    "visible_rounding": Knob(
+        "floor", "how N·(1 − mask_ratio) becomes the visible count: `floor` (int(), as "
+        "facebookresearch/mae and transformers) or `round` (keras_dsmae 0.2).", kind="choice",
+        choices=VISIBLE_ROUNDINGS, part="corruption"),
     "noise_std": Knob(
         0.25, "std of the Gaussian noise on the student's patches (in normalised units).", low=0.0,
         tune=(0.0, 0.5), tune_fixable=False, part="corruption"),

@@ -8,8 +8,24 @@ import inspect
 import numpy as np
 from keras import ops
 
+from keras_dsmae.layers.masking import RELEASE_0_2_ROUNDING
+from keras_dsmae.losses.functions import RELEASE_0_2_VARIANCE
 from keras_dsmae.models.method_knobs import RENAMED_KNOBS, method_knobs
 from keras_dsmae.utils import validation
+
+# Where keras_dsmae 0.2 differed from facebookresearch/mae; a flat config
+# without these knobs is 0.2's (or 0.1's) and loads with them.
+RELEASE_0_2_RULES = {"visible_rounding": RELEASE_0_2_ROUNDING, "norm_pix_variance": RELEASE_0_2_VARIANCE}
+
+
+def with_release_0_2_rules(config):
+    """`config` (a `DSMAE` config) with 0.2's rules filled in where it is a
+    flat config that records neither (a parts config carries them in its
+    parts, which fill in their own)."""
+    if any(name in config for name in RELEASE_0_2_RULES) or "encoder" in config:
+        return config
+    return {**RELEASE_0_2_RULES, **config}
+
 
 def architecture_names(init):
     """The named parameters of a constructor `init` (not `self`, `**kwargs`):

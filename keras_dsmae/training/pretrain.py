@@ -18,7 +18,6 @@ from keras_dsmae.callbacks.skipped_files_report import SkippedFilesReport
 from keras_dsmae.callbacks.teacher_ema import TeacherEMA
 from keras_dsmae.data.cardinality import batches_per_epoch
 from keras_dsmae.data.epoch_stream import EpochStream
-from keras_dsmae.models import hf_vit
 from keras_dsmae.optimizers.pretraining import pretraining_optimizer, scaled_learning_rate
 from keras_dsmae.plotting import save_history_plot
 from keras_dsmae.training.distribution import resolve_distribution
@@ -26,10 +25,13 @@ from keras_dsmae.training.precision import resolve_precision
 from keras_dsmae.training.pretraining_config import PretrainingConfig
 from keras_dsmae.training.resumable_fit import fit_resumable
 from keras_dsmae.training.run_lock import run_lock
+from keras_dsmae.training.starting_point import load_starting_point, starting_architecture
 from keras_dsmae.training.run_model import CHECKPOINT_DIR, build_model
 from keras_dsmae.training.run_config import (
+    model_rules,
     model_signature,
     read_run_config,
+    rules_of,
     settings_for_continuation,
     write_run_config,
 )
@@ -72,16 +74,17 @@ def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **set
     distributed = resolve_distribution(config.distribution, config.batch_size)
     saved = read_run_config(output_dir) or {}
     policy = resolve_precision(config.mixed_precision, saved.get("dtype_policy"))
-    preset, overrides = _choose_preset(config.preset, config.image_size, source)
-    overrides.update(config.model_settings())
+    architecture = starting_architecture(config.init_from, config.model_settings())
+    preset, overrides = _choose_preset(config.preset, config.image_size or architecture.get("image_size"), source)
+    overrides.update({**architecture, **config.model_settings()})
     _make_output_dir(output_dir)
 
     # One writer per run folder, from before the first piece of work to the last file.
     with run_lock(output_dir, enabled=distributed.is_chief):
         with distributed.scope():  # model, optimizer and teacher on every device
-            model = build_model(preset, overrides, policy, config.seed)
+            model = build_model(preset, {**model_rules(saved), **overrides}, policy, config.seed)
             if config.init_from:
-                _start_from_vit(model, config.init_from)
+                load_starting_point(model, config.init_from)
             image_size, num_channels = model.encoder.image_size, model.encoder.num_channels
             _check_model_matches_data(image_size, source, preset, "image_size" in overrides)
             normalization = _normalization(config.normalization, saved, source, num_channels, config.seed)
@@ -115,6 +118,7 @@ def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **set
                 peak_learning_rate=scaled_learning_rate(config.learning_rate, config.batch_size),
                 backend=keras.backend.backend(), distribution=distributed.name,
                 num_devices=distributed.num_devices, model_signature=model_signature(model),
+                mae_rules=rules_of(model),
             )
             if checkpoint.checkpoints():
                 settings = settings_for_continuation(output_dir, settings, config.allow_config_change)
@@ -180,15 +184,6 @@ def _as_config(config, settings):
             f"`config` must be a PretrainingConfig or a data set name; got config={config!r}."
         )
     return dataclasses.replace(config, **settings) if settings else config
-
-
-def _start_from_vit(model, folder):
-    """Load the student encoder from a Hugging Face ViT folder, and the
-    teacher as its copy (a resumed run's checkpoint then loads over both)."""
-    hf_vit.load_vit_weights(model.encoder, folder)
-    if model.ema_teacher is not None:
-        model.ema_teacher.copy_from(model.encoder)
-    print(f"keras_dsmae: the encoder starts from {folder}", flush=True)
 
 
 def _steps_per_epoch(train, source, config):

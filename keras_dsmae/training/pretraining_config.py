@@ -157,8 +157,10 @@ class PretrainingConfig:
         0, f"kNN accuracy on the labelled data every N epochs (0: off; {', '.join(DATASETS)} "
         "only).", flag="integer", check=at_least(0))
     init_from: str = setting(
-        None, "Start the student (and so its teacher) from a Hugging Face ViT folder of the model's "
-        "size (one keras-dsmae-export wrote); a size or patch that differs is refused, naming both.",
+        None, "Start from a Hugging Face folder: a ViT folder (one keras-dsmae-export wrote) gives the "
+        "student encoder of a model of its size, a ViTMAE folder (facebook/vit-mae-*, or "
+        "--format=vit_mae) the architecture, encoder and decoder; the teacher starts as the encoder. A "
+        "size that does not fit is refused, naming both.",
         flag="string", check=_vit_folder, recorded=True)
     allow_config_change: bool = setting(
         False, "Continue the run in --output_dir from its last checkpoint although settings other "

@@ -5,9 +5,11 @@ import hashlib
 import json
 import os
 
+from keras_dsmae.models.method_settings import RELEASE_0_2_RULES
 from keras_dsmae.utils.atomic_write import write_json
 
 RUN_CONFIG_FILE = "run_config.json"
+RULES_KEY = "mae_rules"  # where the model's reference-MAE rules are recorded
 # Recorded, never compared: the weights files are the same on every backend,
 # and a run may resume on another number of devices (the global batch stays).
 NOT_COMPARED = ("backend", "peak_learning_rate", "changes", "model_signature",
@@ -28,6 +30,22 @@ def model_signature(model):
     checkpoint of one loads into the other."""
     text = ";".join(str(tuple(w.shape)) for w in model.weights)
     return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def model_rules(saved):
+    """The rules (`visible_rounding`, `norm_pix_variance`) a run's model is
+    built with, from its record `saved`: those it recorded; keras_dsmae
+    0.2's for a run folder of 0.2, which recorded none (so that it trains on
+    with them); none for a new run (`{}`: the model's defaults)."""
+    if not saved:
+        return {}
+    return dict(saved.get(RULES_KEY, RELEASE_0_2_RULES))
+
+
+def rules_of(model):
+    """`{rule: value}` of a `DSMAE` built from flat arguments, to record."""
+    config = model.get_config()
+    return {name: config[name] for name in RELEASE_0_2_RULES if name in config}
 
 
 def read_run_config(output_dir):

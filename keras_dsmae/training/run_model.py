@@ -7,7 +7,7 @@ import keras
 
 from keras_dsmae.callbacks.run_checkpoint import RunCheckpoint, checkpoint_name
 from keras_dsmae.models import DSMAE
-from keras_dsmae.training.run_config import read_run_config
+from keras_dsmae.training.run_config import model_rules, read_run_config
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -59,7 +59,8 @@ def load_run_model(run_folder):
     if not checkpoints.checkpoints():
         raise ValueError(f"`run_folder` {run_folder!r} has no checkpoint in {CHECKPOINT_DIR}/ to load the "
                          f"whole model from (it is written at each epoch's end).")
-    model = build_model(record["preset"], record.get("overrides") or {}, "float32", record.get("seed", 0))
+    overrides = {**model_rules(record), **(record.get("overrides") or {})}
+    model = build_model(record["preset"], overrides, "float32", record.get("seed", 0))
     checkpoints.set_model(model)
     epoch, step = checkpoints.restore()
     return model, os.path.join(checkpoints.directory, checkpoint_name(epoch, step))

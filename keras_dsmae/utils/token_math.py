@@ -7,18 +7,23 @@ tensors (`keras.ops`), in the input's float dtype.
 from keras import ops
 
 
-def token_statistics(tokens, epsilon=1e-6):
+def token_statistics(tokens, epsilon=1e-6, unbiased=False):
     """Mean and standard deviation over the last axis.
 
     Args:
         tokens: `(..., D)` floats.
         epsilon: added to the variance before the square root.
+        unbiased: divide the squared deviations by `D - 1` (torch's
+            `.var`, MAE's `norm_pix_loss`) instead of `D` (LayerNorm's).
 
     Returns:
         `(mean, std)`, each `(..., 1)`.
     """
     mean = ops.mean(tokens, axis=-1, keepdims=True)
     variance = ops.var(tokens, axis=-1, keepdims=True)
+    if unbiased:
+        size = tokens.shape[-1]
+        variance = variance * (size / (size - 1))
     return mean, ops.sqrt(variance + epsilon)
 
 

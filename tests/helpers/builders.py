@@ -23,6 +23,20 @@ def tiny_model(**overrides):
     return keras_dsmae.DSMAE(**{**TINY, **overrides})
 
 
+def move_off_initial_values(model, seed=1, scale=0.05):
+    """Add small Gaussian noise to every trainable weight of a built
+    `model`, so that biases, norms and mask tokens are not trivially 0 or
+    1 where a layout maps them (a comparison then checks each of them).
+
+    Returns:
+        `model`.
+    """
+    rng = np.random.RandomState(seed)
+    for weight in model.trainable_weights:
+        weight.assign(to_numpy(weight) + rng.normal(0, scale, weight.shape).astype("float32"))
+    return model
+
+
 def to_numpy(x):
     """Any backend tensor (or variable) as a NumPy array."""
     return np.asarray(keras.ops.convert_to_numpy(x))

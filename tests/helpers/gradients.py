@@ -41,3 +41,39 @@ def value_and_gradients(function, arrays):
 
 def _numpy(x):
     return np.asarray(keras.ops.convert_to_numpy(keras.ops.cast(x, "float32")), dtype=np.float64)
+
+
+def variable_gradients(loss, variables):
+    """`loss()` and its gradient with respect to each of `variables`.
+
+    Args:
+        loss: a function of no argument that reads the variables and returns
+            a scalar backend tensor.
+        variables: Keras variables (e.g. `model.trainable_variables`).
+
+    Returns:
+        `(value, [gradient, ...])` as float64 numpy, a zero gradient where
+        the loss does not depend on a variable.
+    """
+    backend = keras.backend.backend()
+    if backend == "torch":
+        for variable in variables:
+            variable.value.grad = None
+        value = loss()
+        value.backward()
+        grads = [variable.value.grad for variable in variables]
+    elif backend == "jax":
+        import jax
+
+        def stateless_loss(values):
+            with keras.StatelessScope(state_mapping=list(zip(variables, values))):
+                return loss()
+        value, grads = jax.value_and_grad(stateless_loss)([variable.value for variable in variables])
+    else:
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            value = loss()
+        grads = tape.gradient(value, variables)
+    zeros = [np.zeros(v.shape) if g is None else _numpy(g) for v, g in zip(variables, grads)]
+    return _numpy(value), zeros

@@ -12,8 +12,8 @@ from tests.helpers.builders import to_numpy
 RNG = np.random.RandomState(0)
 
 
-def _standardized(x):
-    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-6)
+def _standardized(x, ddof=0):
+    return (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True, ddof=ddof) + 1e-6)
 
 
 def test_normalize_tokens_gives_zero_mean_unit_variance_in_float32():
@@ -38,9 +38,17 @@ def test_pixel_loss_averages_the_squared_error_of_the_weighted_patches_only():
 
 
 def test_pixel_loss_with_norm_pix_loss_compares_with_normalised_targets():
+    """MAE's targets divide by the unbiased per-patch std (torch's `.var`);
+    0.2's by the biased one, 1 - sqrt(11/12) = 4 % smaller on 12 values."""
     target = RNG.normal(2.0, 3.0, size=(1, 5, 12)).astype("float32")
     weights = np.ones((1, 5), "float32")
-    assert float(to_numpy(losses.pixel_reconstruction_loss(_standardized(target), target, weights, True))) < 1e-8
+    for variance, ddof in (("unbiased", 1), ("biased", 0)):
+        exact = float(to_numpy(losses.pixel_reconstruction_loss(
+            _standardized(target, ddof), target, weights, True, norm_pix_variance=variance)))
+        other = float(to_numpy(losses.pixel_reconstruction_loss(
+            _standardized(target, 1 - ddof), target, weights, True, norm_pix_variance=variance)))
+        assert exact < 1e-10 < 1e-4 < other, variance
+    assert float(to_numpy(losses.pixel_reconstruction_loss(_standardized(target, 1), target, weights, True))) < 1e-10
     assert float(to_numpy(losses.pixel_reconstruction_loss(target, target, weights, True))) > 1.0
 
 

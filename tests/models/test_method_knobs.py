@@ -16,7 +16,8 @@ from tests.helpers.builders import TINY, structured_images, to_numpy
 
 # A valid value other than the default for every knob, and what it needs.
 NON_DEFAULT = {
-    "mask_ratio": 0.5, "noise_std": 0.1, "pixel_loss_weight": 0.5, "norm_pix_loss": False,
+    "mask_ratio": 0.5, "visible_rounding": "round", "noise_std": 0.1, "pixel_loss_weight": 0.5,
+    "norm_pix_loss": False, "norm_pix_variance": "biased",
     "denoise_visible": True, "loss_weight": 0.7, "feature_loss": "mse", "feature_predictor_depth": 1,
     "teacher_target": "layer_average", "num_folds": 3, "target_layers": 1, "teacher_momentum": 0.99,
     "teacher_momentum_end": 0.999, "teacher_update_every": 3, "loss_weight_warmup": 0.2,
