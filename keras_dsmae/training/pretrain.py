@@ -74,8 +74,11 @@ def run_pretraining(config=None, /, *, extra_callbacks=(), verbose="auto", **set
     distributed = resolve_distribution(config.distribution, config.batch_size)
     saved = read_run_config(output_dir) or {}
     policy = resolve_precision(config.mixed_precision, saved.get("dtype_policy"))
-    architecture = starting_architecture(config.init_from, config.model_settings())
-    preset, overrides = _choose_preset(config.preset, config.image_size or architecture.get("image_size"), source)
+    requested = {**({"image_size": config.image_size} if config.image_size else {}), **config.model_settings()}
+    architecture = starting_architecture(config.init_from, requested)
+    image_size = config.image_size or architecture.get("image_size")
+    preset, overrides = _choose_preset(
+        config.preset, image_size and validation.check_image_size("image_size", image_size), source)
     overrides.update({**architecture, **config.model_settings()})
     _make_output_dir(output_dir)
 

@@ -43,8 +43,9 @@ def _dataset(name, value):
 
 def _vit_folder(name, value):
     if value is not None and not os.path.isfile(os.path.join(str(value), "config.json")):
-        raise ValueError(f"`{name}` must be a Hugging Face ViT folder (with config.json and "
-                         f"model.safetensors, as keras-dsmae-export writes one); got {name}={value!r}.")
+        raise ValueError(f"`{name}` must be a Hugging Face ViT or ViTMAE folder (with config.json and "
+                         f"its weights, as keras-dsmae-export writes one or facebook/vit-mae-* ship them); got "
+                         f"{name}={value!r}.")
 
 
 def _image_size(name, value):

@@ -7,6 +7,8 @@ layout cannot hold is refused naming the setting."""
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ import pytest
 import keras_dsmae
 from keras_dsmae.models import hf_vit_mae
 from tests.helpers.builders import to_numpy
+from tests.helpers.folders import write_labelled_folder
+from tests.helpers.paths import REPO
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -121,3 +125,24 @@ def test_what_the_layout_cannot_hold_is_refused_naming_the_setting(tmp_path):
                                          encoder_heads=2, decoder_dim=32, decoder_depth=1, decoder_heads=2)
     with pytest.raises(ValueError, match="pixel_loss_weight=0"):
         hf_vit_mae.write_vit_mae_folder(sdae, str(tmp_path))
+
+
+@pytest.mark.slow
+def test_the_second_stage_example_goes_on_from_a_transformers_folder_and_exports_it_back(tmp_path):
+    # examples/mae_second_stage.py: kNN of the MAE, DSD-MAE pretraining from it (the job's --init_from),
+    # kNN after, and the second stage as a ViTMAE folder that transformers loads.
+    _written(tiny_vit_mae(), tmp_path / "mae")
+    write_labelled_folder(tmp_path / "labelled")
+    run = subprocess.run(
+        [sys.executable, os.path.join(REPO, "examples", "mae_second_stage.py"), f"--mae={tmp_path / 'mae'}",
+         f"--images={tmp_path / 'labelled'}", f"--output_dir={tmp_path / 'stage2'}", "--preset=dsmae_vit_tiny_cifar",
+         "--epochs=1", "--steps_per_epoch=2", "--batch_size=4", "--knn_k=3", "--mixed_precision=float32"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    for line in ("kNN accuracy", "the encoder, decoder, teacher start(s) from", "after 1 epoch(s) of DSD-MAE",
+                 "exported"):
+        assert line in run.stdout, run.stdout[-2000:]
+    recorded = json.loads((tmp_path / "stage2" / "run_config.json").read_text())
+    assert recorded["init_from"] == str(tmp_path / "mae") and recorded["overrides"]["encoder_dim"] == 32
+    back = transformers.ViTMAEForPreTraining.from_pretrained(str(tmp_path / "stage2" / "vit_mae"))
+    assert back.config.hidden_size == 32 and back.config.mask_ratio == 0.75

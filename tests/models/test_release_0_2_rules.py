@@ -26,7 +26,7 @@ _SPEC.loader.exec_module(MAKE)
 
 
 def _rules(model):
-    pixel = next(term for term in model.loss_terms if term.name == "pixel_reconstruction")
+    pixel = next(t for t in model.loss_terms if isinstance(t, keras_dsmae.losses.PixelReconstructionTerm))
     return model.num_visible, model.masking.visible_rounding, pixel.norm_pix_variance
 
 
@@ -70,3 +70,19 @@ def test_a_0_2_run_folder_resumes_with_its_rules_and_records_them(tmp_path, monk
     recorded = json.loads((run / "run_config.json").read_text())
     assert recorded["mae_rules"] == {"visible_rounding": "round", "norm_pix_variance": "biased"}
     assert _rules(load_run_model(str(run))[0]) == (5, "round", "biased")
+
+
+def test_a_0_2_parts_config_keeps_its_rules_in_its_parts():
+    """A model built from parts writes the rules into its masking and pixel
+    term; a 0.2 parts config has neither key and loads with 0.2's rules."""
+    model = keras_dsmae.DSMAE(
+        encoder=keras_dsmae.ViTEncoder(image_size=16, patch_size=4, hidden_dim=8, depth=1, num_heads=2),
+        noise=keras_dsmae.layers.GaussianPatchNoise(0.0), masking=keras_dsmae.layers.RandomMasking(0.7),
+        decoder=keras_dsmae.models.MaskedDecoder((4, 4), decoder_dim=8, depth=1, num_heads=2, pixel_dim=48),
+        loss_terms=[keras_dsmae.losses.PixelReconstructionTerm(1.0)])
+    assert _rules(model) == (4, "floor", "unbiased")
+    config = model.get_config()
+    assert _rules(keras_dsmae.DSMAE.from_config(config)) == (4, "floor", "unbiased")
+    del config["masking"]["config"]["visible_rounding"]
+    del config["loss_terms"][0]["config"]["norm_pix_variance"]
+    assert _rules(keras_dsmae.DSMAE.from_config(config)) == (5, "round", "biased")

@@ -12,6 +12,7 @@ import pytest
 
 from keras_dsmae.callbacks.run_checkpoint import TrainingDiverged
 from keras_dsmae.training.export import export_encoder_folder
+from keras_dsmae.training.run_model import load_run_model
 from tests.helpers.builders import to_numpy
 from tests.helpers.jobs import finished_run, pretrain
 
@@ -51,7 +52,7 @@ def test_a_run_exports_whole_with_its_card_and_another_run_starts_from_it(tmp_pa
         np.testing.assert_array_equal(ours, to_numpy(theirs))  # not seed 1's own initialisation
         np.testing.assert_array_equal(teacher, ours)
 
-    with pytest.raises(ValueError, match=r"`init_from` must be a Hugging Face ViT folder"):
+    with pytest.raises(ValueError, match=r"`init_from` must be a Hugging Face ViT or ViTMAE folder"):
         pretrain(tmp_path / "third", epochs=1, init_from=str(tmp_path))
 
 
@@ -94,3 +95,46 @@ def test_an_encoder_with_non_finite_weights_is_not_exported_and_the_old_export_s
     assert not [name for name in os.listdir(tmp_path) if name.startswith(".partial")]
     with pytest.raises(ValueError, match=r"`scores` has 'top5'"):
         export_encoder_folder(str(run / "encoder.keras"), str(folder), scores={"top5": 0.9})
+
+
+def test_a_run_exports_as_a_vit_mae_that_transformers_scores_alike_and_a_run_starts_from_it(tmp_path):
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    run = finished_run(tmp_path / "run", epochs=1)
+    folder = tmp_path / "vit_mae"
+    export_encoder_folder(str(run / "encoder.keras"), str(folder), format="vit_mae")
+    assert sorted(os.listdir(folder)) == ["README.md", "config.json", "model.safetensors", "preprocessor_config.json"]
+    card = (folder / "README.md").read_text()
+    assert "ViTMAEForPreTraining.from_pretrained" in card and "floor, unbiased (the reference's" in card
+
+    whole, _ = load_run_model(str(run))
+    whole.noise.stddev = 0.0  # ViTMAE has no noise: compare the MAE part
+    reference = transformers.ViTMAEForPreTraining.from_pretrained(str(folder)).eval()
+    rng = np.random.RandomState(4)
+    images, scores = rng.normal(size=(2, 32, 32, 3)).astype("float32"), rng.uniform(size=(2, 16)).astype("float32")
+    with torch.no_grad():
+        output = reference(pixel_values=torch.from_numpy(images.transpose(0, 3, 1, 2)), noise=torch.from_numpy(scores))
+    outputs = whole(images, mask_scores=scores)
+    pixel = next(term for term in whole.loss_terms if term.name == "pixel_reconstruction")
+    pixel.tracker.reset_state()
+    whole.compute_loss(x=images, y_pred=outputs)
+    assert float(to_numpy(pixel.tracker.result())) == pytest.approx(output.loss.item(), rel=1e-5)
+    np.testing.assert_allclose(to_numpy(outputs["pixels"]), output.logits.numpy(), atol=1e-4)
+
+    started = FirstWeights()
+    pretrain(tmp_path / "second", epochs=1, init_from=str(folder), seed=1, extra_callbacks=[started])
+    for ours, theirs, teacher in zip(started.student, whole.encoder.weights, started.teacher, strict=True):
+        np.testing.assert_array_equal(ours, to_numpy(theirs))
+        np.testing.assert_array_equal(teacher, ours)
+    recorded = json.loads((tmp_path / "second" / "run_config.json").read_text())
+    assert recorded["overrides"]["decoder_dim"] == whole.decoder.decoder_dim  # the folder's architecture
+    for settings, named in (({"model_overrides": {"encoder_dim": 64}}, "encoder_dim"), ({"image_size": 64, "model_overrides": {"encoder_depth": 1}}, "image_size")):
+        with pytest.raises(ValueError, match=rf"`{named}`=.* differs from the ViTMAE"):
+            pretrain(tmp_path / "third", epochs=1, init_from=str(folder), **settings)
+
+    with pytest.raises(ValueError, match=r"`format` must be one of vit, vit_mae, timm"):
+        export_encoder_folder(str(run / "encoder.keras"), str(tmp_path / "refused"), format="onnx")
+    shutil.rmtree(run / "checkpoints")
+    with pytest.raises(ValueError, match=r"`format`='vit_mae' needs the run folder"):
+        export_encoder_folder(str(run / "encoder.keras"), str(tmp_path / "refused"), format="vit_mae")
+    assert not (tmp_path / "refused").exists()
