@@ -45,6 +45,7 @@ from quality.pretraining import pixels_model, pretrained, random_encoder  # noqa
 from quality.report import accuracy_table, machine, report, report_saved  # noqa: E402
 from quality.scores import cached_scores, evaluate, forget_scores  # noqa: E402
 
+import keras_dsmae  # noqa: E402
 from keras_dsmae.utils.settings import define_flags, from_flags  # noqa: E402
 
 define_flags(Budget)
@@ -137,7 +138,8 @@ def main(argv):
     results, counts = run(budget)
     table = accuracy_table(results, budget.knn_k)
     summary = summary_line(budget, counts, (time.time() - began) / 60)
-    report(summary, table, results, FLAGS.flag_values_dict(), budget.output_dir, budget.baseline)
+    run_flags = {**FLAGS.flag_values_dict(), "package_version": keras_dsmae.__version__}
+    report(summary, table, results, run_flags, budget.output_dir, budget.baseline)
 
 
 if __name__ == "__main__":

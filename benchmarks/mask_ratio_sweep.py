@@ -7,9 +7,11 @@ each masked fraction, and plots them (`mask_ratio_sweep.png`): accuracies
 on the left, the margin with the issue-13 goal line (+1.0) on the right.
 No evaluation is run.
 
-The masked fraction is the one the model really uses: the visible count is
-rounded (`K = round(N·(1 − mask_ratio))`), so `--mask_ratio=0.6` on 16
-patches masks 10 of them (0.625).
+The masked fraction is the one the model really used: since 0.3 the
+visible count is the reference MAE's `K = int(N·(1 − mask_ratio))`
+(`--mask_ratio=0.6` on 16 patches masks 10 of them, 0.625); results saved
+by 0.2, whose flags record no `package_version`, were rounded
+(`round(N·(1 − mask_ratio))`: the same here, 10 of 16).
 
     python benchmarks/mask_ratio_sweep.py \\
         --results=runs/fm13/results.json,runs/fm13_m60/results.json,runs/fm13_m50/results.json,runs/fm13_m40/results.json \\
@@ -35,11 +37,12 @@ METRICS = (("knn", "kNN"), ("linear", "linear probe"))
 
 def masked_fraction(saved_flags):
     """The fraction of patches the model masked, from a run's saved flags
-    (28×28 Fashion-MNIST images), rounded as the model's masking rounds."""
-    from keras_dsmae.layers.masking import num_visible_patches
+    (28×28 Fashion-MNIST images), counted as that run's masking counted."""
+    from keras_dsmae.layers.masking import RELEASE_0_2_ROUNDING, num_visible_patches
 
     num_patches = (28 // saved_flags["patch_size"]) ** 2
-    return 1.0 - num_visible_patches(num_patches, saved_flags["mask_ratio"]) / num_patches
+    rounding = "floor" if "package_version" in saved_flags else RELEASE_0_2_ROUNDING
+    return 1.0 - num_visible_patches(num_patches, saved_flags["mask_ratio"], rounding) / num_patches
 
 
 def load_point(path):

@@ -1,6 +1,8 @@
 """Models: the ViT encoder, the masked decoder, the EMA teacher, the
 teacher-target strategies, DSMAE and its parts (`dsmae_parts`: built from
-flat names or handed in), the knob table and the fine-tuning classifier."""
+flat names or handed in), the knob table, the fine-tuning classifier, and
+the layouts other libraries read (`hf_vit`: Hugging Face ViT; `hf_vit_mae`:
+ViTMAE, both ways; `timm_vit`: timm's VisionTransformer)."""
 
 from keras_dsmae.models.classifier import build_classifier
 from keras_dsmae.models.decoder import MaskedDecoder

@@ -218,18 +218,23 @@ def load_vit_weights(encoder, folder):
     config, tensors = read_vit_folder(folder)
     check_matches(encoder, config, folder)
     expected = encoder_tensors(encoder)
-    missing = sorted(set(expected) - set(tensors))
-    if missing:
-        raise ValueError(f"{folder}/{WEIGHTS_FILE} lacks {len(missing)} ViT tensor(s), e.g. {missing[0]}.")
-    for name, ours in expected.items():
-        if tensors[name].shape != ours.shape:
-            raise ValueError(f"{folder}/{WEIGHTS_FILE}: {name} has shape {tensors[name].shape}, this "
-                             f"encoder's {ours.shape}.")
+    check_tensors(tensors, expected, f"{folder}/{WEIGHTS_FILE}")
     positions = tensors["embeddings.position_embeddings"]
     if not np.allclose(positions, expected["embeddings.position_embeddings"], atol=1e-5):
         raise ValueError(f"The ViT in {folder} has learned position embeddings; this encoder uses a fixed "
                          f"2-D sin-cos table, so it cannot start from them.")
     assign_encoder(encoder, tensors)
+
+
+def check_tensors(tensors, expected, where):
+    """`ValueError` naming the first tensor of `expected` (`{name: array}`)
+    that `tensors` (read from `where`) lacks or holds in another shape."""
+    missing = sorted(set(expected) - set(tensors))
+    if missing:
+        raise ValueError(f"{where} lacks {len(missing)} tensor(s) of this model, e.g. {missing[0]}.")
+    for name, ours in expected.items():
+        if tensors[name].shape != ours.shape:
+            raise ValueError(f"{where}: {name} has shape {tensors[name].shape}, this model's {ours.shape}.")
 
 
 def assign_encoder(encoder, tensors):

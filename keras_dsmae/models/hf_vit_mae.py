@@ -208,7 +208,7 @@ def load_vit_mae_weights(model, folder):
     hf_vit.check_exportable(encoder)
     check_fits(architecture, _encoder_arguments(model), folder)
     expected = {ENCODER_PREFIX + k: v for k, v in hf_vit.encoder_tensors(encoder).items()}
-    _check_tensors(tensors, expected, folder)
+    hf_vit.check_tensors(tensors, expected, f"The ViTMAE weights of {folder}")
     _check_position_table(tensors, expected, ENCODER_PREFIX + "embeddings.position_embeddings", folder)
     hf_vit.assign_encoder(encoder, {name[len(ENCODER_PREFIX):]: value for name, value in tensors.items()
                                     if name.startswith(ENCODER_PREFIX)})
@@ -216,7 +216,7 @@ def load_vit_mae_weights(model, folder):
     decoder_names = [name for name in tensors if name.startswith(DECODER_PREFIX)]
     if decoder_names and _decoder_fits(model, architecture):
         expected = decoder_tensors(model.decoder)
-        _check_tensors(tensors, expected, folder)
+        hf_vit.check_tensors(tensors, expected, f"The ViTMAE weights of {folder}")
         _check_position_table(tensors, expected, DECODER_PREFIX + "decoder_pos_embed", folder)
         _assign_decoder(model.decoder, tensors)
         loaded.append("decoder")
@@ -238,16 +238,6 @@ def _decoder_fits(model, architecture):
     return (decoder.pixel_head is not None and decoder.num_prefix_tokens == 1
             and (decoder.decoder_dim, decoder.depth, decoder.num_heads)
             == tuple(architecture[name] for name in DECODER_ARGUMENTS))
-
-
-def _check_tensors(tensors, expected, folder):
-    missing = sorted(set(expected) - set(tensors))
-    if missing:
-        raise ValueError(f"The ViTMAE weights of {folder} lack {len(missing)} tensor(s), e.g. {missing[0]}.")
-    for name, ours in expected.items():
-        if tensors[name].shape != ours.shape:
-            raise ValueError(f"The ViTMAE weights of {folder}: {name} has shape {tensors[name].shape}, "
-                             f"this model's {ours.shape}.")
 
 
 def _check_position_table(tensors, expected, name, folder):

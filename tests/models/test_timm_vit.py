@@ -5,7 +5,7 @@ features; what timm's ViT cannot hold is refused naming the setting.
 
 timm needs torchvision, which does not load beside the CPU build of torch
 2.13 that the main CI environment uses: these tests are skipped there and
-run by `.ci/timm_check` (torch 2.14.1, torchvision 0.29.1, timm) on every
+run by `.ci/wheel_check` (torch 2.14.1, torchvision 0.29.1, timm) on every
 backend."""
 
 import json
@@ -18,7 +18,7 @@ import keras_dsmae
 from keras_dsmae.models import timm_vit
 from tests.helpers.builders import move_off_initial_values, to_numpy
 
-timm = pytest.importorskip("timm", reason="timm (with torchvision) is not importable here: .ci/timm_check runs this")
+timm = pytest.importorskip("timm", reason="timm (with torchvision) is not importable here: .ci/wheel_check runs this")
 torch = pytest.importorskip("torch")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
