@@ -1,4 +1,5 @@
-"""Per-sample random masking (shuffle + gather) and its inverse."""
+"""Masking strategies (which patches each sample hides, a fixed count
+of them) and the inverse of the shuffle they make."""
 
 import math
 
@@ -7,6 +8,7 @@ from keras import ops
 
 from keras_dsmae.layers.replica_seed import ReplicaSeedGenerator
 from keras_dsmae.utils import validation
+from keras_dsmae.utils.knob import knob_owner_registration, registered_knobs
 
 
 def gather_tokens(tokens, indices):
@@ -52,15 +54,40 @@ def num_visible_patches(num_patches, mask_ratio, rounding="floor"):
     return keep
 
 
-@keras.saving.register_keras_serializable(package="keras_dsmae")
-class RandomMasking(keras.layers.Layer):
-    """Keep a random subset of `K = int(N * (1 - mask_ratio))` tokens per
-    sample, each sample with its own permutation (argsort of uniform noise),
-    exactly as facebookresearch/mae's `random_masking`.
+MASKING_STRATEGIES = {}
+
+
+def register_masking(name):
+    """Class decorator: make a `PatchMasking` subclass selectable as
+    `DSMAE(masking=name)` (its `KNOBS` join the model's knob table) and
+    serialisable."""
+    register = knob_owner_registration(MASKING_STRATEGIES, name, "masking strategy", "strategy_name")
+
+    def decorate(cls):
+        return keras.saving.register_keras_serializable(package="keras_dsmae")(register(cls))
+    return decorate
+
+
+def masking_knobs():
+    """`{flat name: Knob}` of every registered masking strategy's own knobs."""
+    return registered_knobs(MASKING_STRATEGIES)
+
+
+class PatchMasking(keras.layers.Layer):
+    """Base class of the masking strategies: keep `K = int(N * (1 -
+    mask_ratio))` tokens per sample, the `K` with the lowest score of
+    `scores(tokens)`, so every strategy keeps exactly `K` and shapes stay
+    static (`jit`, data parallelism).
 
     Masking defines the pretext task, so it is applied at every call (not only
-    in training). Randomness comes from a `keras.random.SeedGenerator`, so it
-    works under `jit` and reproduces for a given `seed`.
+    in training). Randomness comes from a `keras.random.SeedGenerator` (one
+    stream per data-parallel replica), so it works under `jit`, reproduces
+    for a given `seed` and resumes from a checkpoint.
+
+    A strategy is a subclass with `scores` and, for its own settings,
+    `KNOBS` (flat names, unique across strategies, as the model's table
+    takes them; each a constructor argument, `Knob.argument` or the flat
+    name), registered with `@register_masking(name)`.
 
     Args:
         mask_ratio: fraction of tokens to hide, in (0, 1).
@@ -68,10 +95,13 @@ class RandomMasking(keras.layers.Layer):
         visible_rounding: `"floor"` (the reference's `int`, default) or
             `"round"` (keras_dsmae 0.2's count, which a 0.2 config without
             this key loads with).
+        masks_per_image: `M`, the masked copies of each image the model
+            makes (each with its own mask and noise; see `DSMAE`); the
+            layer itself masks whatever batch it is given.
 
     Call arguments:
         tokens: `(B, N, D)` in patch order.
-        scores: optional `(B, N)` floats that replace the random draw: the
+        scores: optional `(B, N)` floats that replace the strategy's draw: the
             `K` lowest of each row stay visible (transformers' `noise`
             argument of `ViTMAEForPreTraining`; for comparisons and demos).
 
@@ -84,12 +114,16 @@ class RandomMasking(keras.layers.Layer):
             `RestoreMaskedTokens`).
     """
 
-    def __init__(self, mask_ratio, seed=None, visible_rounding="floor", **kwargs):
+    KNOBS = {}
+    strategy_name = None
+
+    def __init__(self, mask_ratio, seed=None, visible_rounding="floor", masks_per_image=1, **kwargs):
         super().__init__(**kwargs)
         self.mask_ratio = validation.check_float(
             "mask_ratio", mask_ratio, 0.0, 1.0, low_open=True, high_open=True
         )
         self.visible_rounding = validation.check_choice("visible_rounding", visible_rounding, VISIBLE_ROUNDINGS)
+        self.masks_per_image = validation.check_int("masks_per_image", masks_per_image, minimum=1)
         self.seed = seed
         self.seed_generator = ReplicaSeedGenerator(seed)
 
@@ -118,12 +152,14 @@ class RandomMasking(keras.layers.Layer):
         }
 
     def scores(self, tokens):
-        """`(B, N)` random scores; the `keep` lowest of each row stay visible."""
-        return keras.random.uniform(ops.shape(tokens)[:2], seed=self.seed_generator)
+        """`(B, N)` float32 scores of `tokens` `(B, N, D)`; the `K` lowest of
+        each row stay visible. Implemented by subclasses."""
+        raise NotImplementedError
 
     def get_config(self):
+        own = {knob.argument or name: getattr(self, knob.argument or name) for name, knob in self.KNOBS.items()}
         return {**super().get_config(), "mask_ratio": self.mask_ratio, "seed": self.seed,
-                "visible_rounding": self.visible_rounding}
+                "visible_rounding": self.visible_rounding, "masks_per_image": self.masks_per_image, **own}
 
     @classmethod
     def from_config(cls, config):
@@ -131,10 +167,21 @@ class RandomMasking(keras.layers.Layer):
         return cls(**{"visible_rounding": RELEASE_0_2_ROUNDING, **config})
 
 
+@register_masking("random")
+class RandomMasking(PatchMasking):
+    """Uniform random masking, each sample with its own permutation (argsort
+    of uniform noise), exactly as facebookresearch/mae's `random_masking`.
+    Arguments, call arguments and outputs: `PatchMasking`."""
+
+    def scores(self, tokens):
+        """`(B, N)` uniform random scores."""
+        return keras.random.uniform(ops.shape(tokens)[:2], seed=self.seed_generator)
+
+
 @keras.saving.register_keras_serializable(package="keras_dsmae")
 class RestoreMaskedTokens(keras.layers.Layer):
     """Put the visible tokens back in place and a learned mask token at every
-    hidden position (the un-shuffle of `RandomMasking`).
+    hidden position (the un-shuffle of a `PatchMasking`).
 
     Call arguments:
         visible: `(B, K, D)` in the shuffled order of `RandomMasking`.

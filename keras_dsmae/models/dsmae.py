@@ -43,6 +43,17 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
     `loss_weight_warmup` of the teacher's schedule (which `TeacherEMA` sets
     to the length of the `fit` run).
 
+    Several masked copies per image (`masks_per_image=M`, data2vec 2.0's
+    multi-mask training): each image of the batch is corrupted `M` times,
+    each copy with its own noise and mask; the teacher encodes the clean
+    image once and its targets serve every copy; each loss is the mean over
+    the copies (logged under the same names). The batch size stays the
+    number of images; the student's encoder and decoder process `M` times
+    as many rows, so their step time and activation memory grow about
+    `M`-fold, while the teacher pass and the input pipeline do not (the
+    `"masked"` teacher target encodes each copy's hidden patches, so its
+    teacher pass grows `M`-fold too). Not with a two-view term.
+
     Configurations (see `keras_dsmae.presets`): DSD-MAE (default); MAE
     (`noise_std=0, loss_weight=0`: no teacher); SdAE-style
     (`teacher_target="masked", num_folds=F, pixel_loss_weight=0`); MV-MAE-style
@@ -103,7 +114,8 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         encoder_dim)` (mean of the visible encoded tokens) with two views or
         an image term, `"image_prediction"` `(B', encoder_dim)` with an image
         term, `"clean_patches"` `(B', N, p*p*C)` with `contrast_views="crops"`;
-        `B' = B`, or `2B` with two views.
+        `B' = M·B` with `masks_per_image=M` (copy `m` of image `b` at row
+        `m·B + b`), or `2B` with two views.
     """
 
     def __init__(self, image_size=32, patch_size=4, num_channels=3, encoder_dim=192,
@@ -142,7 +154,9 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         self.image_head = parts["image_head"]
         self.ema_teacher = parts["teacher"]
         self.loss_terms = parts["loss_terms"]
-        self.num_views = 2 if any(term.two_views for term in self.loss_terms) else 1
+        self.masks_per_image = self.masking.masks_per_image
+        two_views = any(term.two_views for term in self.loss_terms)
+        self.num_views = 2 if two_views else self.masks_per_image  # student copies of each image
         self.view_crop = parts["view_crop"]
         self.input_augmentation = None  # see use_device_input
         self.resident_images = None
@@ -230,9 +244,10 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         """Student forward pass; also returns the corrupted input patches."""
         images, made_inputs = self._model_inputs(images, training)
         patches = self.encoder.patchify(images)
-        if self.num_views == 2:
-            second = patches if self.view_crop is None else self.encoder.patchify(self.view_crop(images))
-            patches = ops.concatenate([patches, second], axis=0)
+        if self.view_crop is not None:
+            patches = ops.concatenate([patches, self.encoder.patchify(self.view_crop(images))], axis=0)
+        elif self.num_views > 1:  # copies of the image, each with its own noise and mask
+            patches = ops.concatenate([patches] * self.num_views, axis=0)
         corrupted = self.noise(patches)
         masked = self.masking(self.encoder.embed(corrupted), scores=mask_scores)
         encoded = self.encoder.encode_tokens(masked["visible"], training=training)
@@ -240,7 +255,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         if self.feature_predictor is not None:
             outputs.update(self.feature_predictor(encoded, masked["ids_restore"], training=training))
         outputs.update(mask=masked["mask"], ids_shuffle=masked["ids_shuffle"])
-        if self.num_views == 2 or self.image_head is not None:
+        if any(term.two_views for term in self.loss_terms) or self.image_head is not None:
             outputs["embedding"] = mean_pool(encoded, self.encoder.num_prefix_tokens)
         if self.image_head is not None:
             outputs["image_prediction"] = self.image_head(outputs["embedding"])

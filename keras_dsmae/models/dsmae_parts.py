@@ -9,8 +9,10 @@ its weights, so checkpoints and `.keras` files of 0.2 keep loading):
   `patchify`, `embed`, `encode_tokens`, `block_outputs`, `image_size`,
   `num_channels`, `patch_dim`, `num_patches`, `grid_size`, `hidden_dim`,
   `depth`, `num_prefix_tokens`);
-- `noise` and `masking`: the corruption, `GaussianPatchNoise` then
-  `RandomMasking`;
+- `noise` and `masking`: the corruption, `GaussianPatchNoise` then a
+  masking strategy (`PatchMasking`: `RandomMasking`, `BlockMasking`,
+  `InverseBlockMasking`, or a registered one), which also says how many
+  masked copies of each image the student sees (`masks_per_image`);
 - `decoder`: a `MaskedDecoder` with a pixel head, a feature head or both;
 - `feature_predictor`: optional second `MaskedDecoder` (feature head only)
   at encoder width;
@@ -24,10 +26,11 @@ its weights, so checkpoints and `.keras` files of 0.2 keep loading):
 
 import keras
 
-from keras_dsmae.layers.masking import RandomMasking
+from keras_dsmae.layers.block_masking import BlockMaskingBase
+from keras_dsmae.layers.masking import MASKING_STRATEGIES, PatchMasking
 from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
-from keras_dsmae.losses import LossTerm, build_loss_terms, teacher_needed
+from keras_dsmae.losses import LOSS_TERMS, LossTerm, build_loss_terms, teacher_needed
 from keras_dsmae.models.decoder import MaskedDecoder
 from keras_dsmae.models.ema_teacher import EMATeacher
 from keras_dsmae.models.method_knobs import method_knobs
@@ -38,6 +41,7 @@ from keras_dsmae.models.teacher_targets import (
     serialize_target,
 )
 from keras_dsmae.models.vit_encoder import ViTEncoder
+from keras_dsmae.utils.knob import chosen_owner_arguments
 
 REQUIRED_PARTS = ("encoder", "noise", "masking", "decoder", "loss_terms")
 OPTIONAL_PARTS = ("feature_predictor", "image_head", "teacher", "teacher_target", "view_crop")
@@ -62,6 +66,9 @@ def build_parts(architecture, settings, policy):
         optional part the settings leave out.
     """
     a, seed = architecture, settings["seed"]
+    masking_class, masking_arguments = chosen_owner_arguments(MASKING_STRATEGIES, "masking", settings)
+    two_views = [cls.term_name for cls in LOSS_TERMS.values() if cls.two_views and settings[cls.WEIGHT]]
+    _check_copies(settings["masks_per_image"], two_views)
     encoder = ViTEncoder(
         image_size=a["image_size"], patch_size=a["patch_size"], num_channels=a["num_channels"],
         hidden_dim=a["encoder_dim"], depth=a["encoder_depth"], num_heads=a["encoder_heads"],
@@ -69,8 +76,12 @@ def build_parts(architecture, settings, policy):
         layer_norm_epsilon=a["layer_norm_epsilon"],
         seed=offset_seed(seed, 100), dtype=policy, name="encoder",
     )
-    masking = RandomMasking(settings["mask_ratio"], seed=offset_seed(seed, 1),
-                            visible_rounding=settings["visible_rounding"], dtype=policy, name="masking")
+    if issubclass(masking_class, BlockMaskingBase):
+        masking_arguments["grid_size"] = encoder.grid_size
+    masking = masking_class(settings["mask_ratio"], seed=offset_seed(seed, 1),
+                            visible_rounding=settings["visible_rounding"],
+                            masks_per_image=settings["masks_per_image"], dtype=policy, name="masking",
+                            **masking_arguments)
     parts = {"encoder": encoder, "teacher_target": build_teacher_target(
         settings, _num_masked(encoder, masking), a["encoder_depth"])}
     parts["noise"] = GaussianPatchNoise(settings["noise_std"], seed=seed, dtype=policy, name="patch_noise")
@@ -105,8 +116,12 @@ def build_parts(architecture, settings, policy):
 def take_parts(kwargs):
     """Remove the parts from `kwargs` (a constructor's `**kwargs`) and
     return them, `{name: part}`; `{}`, leaving `kwargs` as it is, when no
-    part but `teacher_target` is given (a flat call names its target too)."""
-    if not any(name in kwargs for name in PART_NAMES if name != "teacher_target"):
+    part is given: `teacher_target` alone, or `masking` as a registered
+    name, is the flat knob of that name (a flat call names its strategies)."""
+    def is_part(name):
+        return name in kwargs and name != "teacher_target" and not (
+            name == "masking" and isinstance(kwargs[name], str))
+    if not any(is_part(name) for name in PART_NAMES):
         return {}
     return {name: kwargs.pop(name) for name in PART_NAMES if name in kwargs}
 
@@ -135,7 +150,11 @@ def check_parts(parts):
         raise ValueError(f"`encoder` must be a ViTEncoder or have its interface; got {type(encoder).__name__}, "
                          f"which lacks {lacking}.")
     _require_type("noise", parts["noise"], GaussianPatchNoise)
-    _require_type("masking", parts["masking"], RandomMasking)
+    _require_type("masking", parts["masking"], PatchMasking)
+    grid = getattr(parts["masking"], "grid_size", None)
+    if grid is not None and tuple(grid) != tuple(encoder.grid_size):
+        raise ValueError(f"`masking`.grid_size must be the encoder's {tuple(encoder.grid_size)}; got "
+                         f"grid_size={tuple(grid)}.")
     for name in ("decoder", "feature_predictor"):
         if parts[name] is not None:
             _require_type(name, parts[name], MaskedDecoder)
@@ -171,6 +190,7 @@ def check_parts(parts):
             f"{type(parts['teacher']).__name__ if parts['teacher'] is not None else None}.")
     if parts["teacher"] is not None:
         _require_type("teacher", parts["teacher"], EMATeacher)
+    _check_copies(parts["masking"].masks_per_image, [term.name for term in terms if term.two_views])
     if parts["view_crop"] is not None and not any(term.two_views for term in terms):
         raise ValueError("`view_crop` makes the second view of a two-view term (ContrastTerm); "
                          "no loss term given compares two views.")
@@ -193,6 +213,15 @@ def _check_knob_values(terms, target):
     arguments = target.get_config()
     for name, knob in target.KNOBS.items():
         knob.check(name, arguments[knob.argument or name])
+
+
+def _check_copies(masks_per_image, two_view_terms):
+    """Refuse several masked copies of each image beside a term that
+    compares two views of it (their pairs and negatives would mix copies)."""
+    if masks_per_image > 1 and two_view_terms:
+        raise ValueError(
+            f"`masks_per_image`={masks_per_image} cannot go with a term that compares two views of each "
+            f"image ({two_view_terms}); allowed: masks_per_image=1 with it, or contrast_weight=0.")
 
 
 def _num_masked(encoder, masking):

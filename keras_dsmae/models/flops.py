@@ -1,4 +1,5 @@
-"""Analytic FLOP counts of a DSMAE training step (for MFU figures)."""
+"""Analytic FLOP counts of a DSMAE training step (for MFU figures and
+compute-matched comparisons)."""
 
 
 def transformer_flops(tokens, width, mlp_ratio, depth):
@@ -19,14 +20,43 @@ def transformer_flops(tokens, width, mlp_ratio, depth):
     return depth * (dense + attention)
 
 
+def decoder_flops(decoder, visible_tokens, encoder_dim, num_patches):
+    """Forward FLOPs of a `MaskedDecoder` on one view: the input projection
+    of the visible tokens, its blocks over every patch (and prefix token),
+    and its pixel and feature heads on every patch."""
+    tokens = num_patches + decoder.num_prefix_tokens
+    flops = 2 * visible_tokens * encoder_dim * decoder.decoder_dim
+    flops += transformer_flops(tokens, decoder.decoder_dim, decoder.mlp_ratio, decoder.depth)
+    return flops + 2 * num_patches * decoder.decoder_dim * (decoder.pixel_dim + decoder.feature_dim)
+
+
+def teacher_flops(model):
+    """Forward FLOPs of the teacher per image: one pass over the clean image
+    (`"full"`, `"layer_average"` targets), however many masked copies the
+    student sees; or, for the `"masked"` target, one pass over the hidden
+    patches of each copy, in `num_folds` sequences. 0 without a teacher."""
+    if model.teacher is None:
+        return 0
+    enc = model.encoder
+    n, prefix, d = enc.num_patches, enc.num_prefix_tokens, enc.hidden_dim
+    embed = 2 * n * enc.patch_dim * d
+    folds = getattr(model.teacher_target, "num_folds", None)
+    if model.teacher_target.name != "masked" or folds is None:
+        return embed + transformer_flops(n + prefix, d, enc.mlp_ratio, enc.depth)
+    hidden = n - model.num_visible
+    encode = folds * transformer_flops(hidden // folds + prefix, d, enc.mlp_ratio, enc.depth)
+    return embed + model.num_views * encode
+
+
 def training_flops_per_image(model):
     """Matmul FLOPs of one training step per image of a `DSMAE`.
 
     The trained student parts (patch embedding of every patch, encoder on
-    the visible tokens, decoder on all tokens, heads) count 3× their forward
-    pass (forward + two backward matmuls); the teacher's forward pass over
-    the clean image counts once. Norms, softmax and the optimizer are left
-    out, as in the usual MFU convention.
+    the visible tokens, decoder on all tokens, a separate feature predictor,
+    the heads) count 3× their forward pass (forward + two backward matmuls),
+    once per view or masked copy (`masks_per_image`); the teacher's forward
+    pass counts once (see `teacher_flops`). Norms, softmax, the EMA and the
+    optimizer are left out, as in the usual MFU convention.
 
     Args:
         model: a built `DSMAE`.
@@ -34,15 +64,13 @@ def training_flops_per_image(model):
     Returns:
         float FLOPs per image.
     """
-    enc, dec = model.encoder, model.decoder
+    enc = model.encoder
     prefix = enc.num_prefix_tokens
     n, k, d, p = enc.num_patches, model.num_visible, enc.hidden_dim, enc.patch_dim
-    student = 2 * n * p * d
-    student += transformer_flops(k + prefix, d, enc.mlp_ratio, enc.depth)
-    student += 2 * (k + prefix) * d * dec.decoder_dim
-    student += transformer_flops(n + prefix, dec.decoder_dim, dec.mlp_ratio, dec.depth)
-    student += 2 * n * dec.decoder_dim * (dec.pixel_dim + dec.feature_dim)
-    teacher = 0
-    if model.teacher is not None:
-        teacher = 2 * n * p * d + transformer_flops(n + prefix, d, enc.mlp_ratio, enc.depth)
-    return model.num_views * 3 * student + teacher
+    student = 2 * n * p * d + transformer_flops(k + prefix, d, enc.mlp_ratio, enc.depth)
+    for decoder in (model.decoder, model.feature_predictor):
+        if decoder is not None:
+            student += decoder_flops(decoder, k + prefix, d, n)
+    if model.image_head is not None:
+        student += 2 * d * d
+    return model.num_views * 3 * student + teacher_flops(model)

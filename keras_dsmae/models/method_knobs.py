@@ -14,12 +14,13 @@ ranges and limits from it, and the docs are generated from it.
 import textwrap
 
 from keras_dsmae import losses
-from keras_dsmae.layers.masking import VISIBLE_ROUNDINGS
+from keras_dsmae.layers import block_masking  # noqa: F401  (registers the block strategies)
+from keras_dsmae.layers.masking import MASKING_STRATEGIES, VISIBLE_ROUNDINGS, masking_knobs
 from keras_dsmae.models.teacher_targets import TEACHER_TARGETS, target_knobs
 from keras_dsmae.utils.knob import Knob
 
 _CORRUPTION_KNOBS = {
-    # the corrupted view (GaussianPatchNoise + RandomMasking)
+    # the corrupted view (GaussianPatchNoise + a masking strategy)
     "mask_ratio": Knob(
         0.75, "fraction of patches hidden from the student.", low=0.0, high=1.0, low_open=True,
         high_open=True, tune=(0.5, 0.95), tune_fixable=False, part="corruption"),
@@ -30,6 +31,17 @@ _CORRUPTION_KNOBS = {
     "noise_std": Knob(
         0.25, "std of the Gaussian noise on the student's patches (in normalised units).", low=0.0,
         tune=(0.0, 0.5), tune_fixable=False, part="corruption"),
+    "masking": Knob(
+        "random", "the registered masking strategy (`layers.masking`): `random` (uniform, MAE), `block` "
+        "(hidden square blocks, BEiT) or `inverse_block` (visible square blocks, data2vec 2.0); each "
+        "keeps exactly the visible count.", kind="choice", choices=lambda: tuple(MASKING_STRATEGIES),
+        part="corruption"),
+}
+_COPIES = {
+    "masks_per_image": Knob(
+        1, "masked copies of each image per step, each with its own mask and noise; one teacher pass "
+        "serves them all (data2vec 2.0's multi-mask training). The student's work and activation "
+        "memory grow M-fold, the teacher's do not.", kind="int", low=1, part="corruption"),
 }
 _TARGET_CHOICE = {
     "teacher_target": Knob(
@@ -60,10 +72,10 @@ RENAMED_KNOBS = {"teacher_view": "teacher_target"}
 
 def method_knobs():
     """`{name: Knob}` of every method knob, in the order of `get_config`:
-    the corruption's, the registered loss terms' (`losses.LOSS_TERMS`), the
+    the corruption's (with the registered masking strategies' knobs), the registered loss terms' (`losses.LOSS_TERMS`), the
     teacher target's choice and the registered targets' knobs, the
     teacher's, the seed."""
-    return {**_CORRUPTION_KNOBS, **losses.term_knobs(), **_TARGET_CHOICE, **target_knobs(), **_TEACHER_KNOBS}
+    return {**_CORRUPTION_KNOBS, **masking_knobs(), **_COPIES, **losses.term_knobs(), **_TARGET_CHOICE, **target_knobs(), **_TEACHER_KNOBS}
 
 
 def tuned_ranges():

@@ -33,7 +33,7 @@ from keras import ops
 
 from keras_dsmae.layers.masking import gather_tokens
 from keras_dsmae.losses.functions import normalize_tokens
-from keras_dsmae.utils.knob import Knob, knob_owner_registration, registered_knobs
+from keras_dsmae.utils.knob import Knob, chosen_owner_arguments, knob_owner_registration, registered_knobs
 from keras_dsmae.utils.token_math import standardize_tokens
 
 TEACHER_TARGETS = {}
@@ -63,17 +63,7 @@ def build_teacher_target(settings, num_masked, encoder_depth):
             (naming the knob and the strategy it needs), or the strategy
             refuses its knobs for this model.
     """
-    chosen = settings["teacher_target"]
-    cls = TEACHER_TARGETS[chosen]
-    for other in TEACHER_TARGETS.values():
-        for name, knob in other.KNOBS.items():
-            if other is not cls and name not in cls.KNOBS and settings[name] != knob.default:
-                raise ValueError(
-                    f"`{name}`={settings[name]!r} needs `teacher_target`={other.name!r}; got "
-                    f"teacher_target={chosen!r}. Allowed: {name}={knob.default!r} with "
-                    f"teacher_target={chosen!r}."
-                )
-    own = {knob.argument or name: settings[name] for name, knob in cls.KNOBS.items()}
+    cls, own = chosen_owner_arguments(TEACHER_TARGETS, "teacher_target", settings)
     return cls(**own).bind(num_masked, encoder_depth)
 
 

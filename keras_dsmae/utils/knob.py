@@ -150,3 +150,31 @@ def knob_owner_registration(registry, name, kind, name_attribute, check=None):
 def registered_knobs(registry):
     """`{flat name: Knob}` of every class in `registry`, class by class."""
     return {name: knob for owner in registry.values() for name, knob in owner.KNOBS.items()}
+
+
+def chosen_owner_arguments(registry, choice, settings):
+    """The constructor arguments of the class `settings[choice]` selects
+    from `registry`, from its own knobs in `settings` (flat names).
+
+    Args:
+        registry: `{name: class with KNOBS}` (e.g. the teacher targets).
+        choice: the knob that selects the class (`"teacher_target"`).
+        settings: checked knob values, every registered class's included.
+
+    Returns:
+        `(cls, {argument: value})`.
+
+    Raises:
+        ValueError: another class's knob is set away from its default,
+            naming the knob and the `choice` it needs.
+    """
+    chosen = settings[choice]
+    cls = registry[chosen]
+    for other_name, other in registry.items():
+        for name, knob in other.KNOBS.items():
+            if other is not cls and name not in cls.KNOBS and settings[name] != knob.default:
+                raise ValueError(
+                    f"`{name}`={settings[name]!r} needs `{choice}`={other_name!r}; got {choice}={chosen!r}. "
+                    f"Allowed: {name}={knob.default!r} with {choice}={chosen!r}."
+                )
+    return cls, {knob.argument or name: settings[name] for name, knob in cls.KNOBS.items()}

@@ -72,7 +72,10 @@ class StopAtEpoch(keras.callbacks.Callback):
             raise KeyboardInterrupt("killed")
 
 
-PREEMPTION_JOB = dict(epochs=2, steps_per_epoch=4, checkpoint_every_steps=3)  # 8 steps
+# 8 steps; the student sees two block-masked copies of each image (their
+# random streams are checkpointed like the single mask's)
+PREEMPTION_JOB = dict(epochs=2, steps_per_epoch=4, checkpoint_every_steps=3,
+                      model_overrides={**TINY_JOB_AT_32, "masks_per_image": 2, "masking": "block"})
 
 
 def pretrain_steps(output_dir, extra_callbacks=()):

@@ -133,7 +133,7 @@ def test_a_trained_encoder_handed_in_is_kept_and_the_teacher_starts_from_it():
     ({"feature_predictor": MaskedDecoder((2, 2), pixel_dim=0, feature_dim=32)}, r"feature_predictor.*grid_size"),
     ({"teacher_target": MaskedFoldsTarget(num_folds=3)}, r"num_folds.*8 masked.*num_folds=3"),
     ({"teacher_target": "no_such_target"}, r"teacher_target.*'full'.*no_such_target"),
-    ({"masking": GaussianPatchNoise(0.5)}, r"`masking` must be a RandomMasking; got GaussianPatchNoise"),
+    ({"masking": GaussianPatchNoise(0.5)}, r"`masking` must be a PatchMasking; got GaussianPatchNoise"),
     ({"encoder": keras.layers.Dense(4)}, r"`encoder` must be a ViTEncoder.*Dense.*patchify"),
     ({"loss_terms": [losses.PixelReconstructionTerm(1.0)]}, r"`teacher` is needed.*\[\].*EMATeacher"),
     ({"loss_terms": []}, r"loss_terms.*at least one"),

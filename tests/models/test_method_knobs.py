@@ -23,8 +23,10 @@ NON_DEFAULT = {
     "teacher_momentum_end": 0.999, "teacher_update_every": 3, "loss_weight_warmup": 0.2,
     "image_loss_weight": 0.3, "image_loss": "contrast", "contrast_weight": 0.1,
     "contrast_temperature": 0.5, "contrast_views": "crops", "seed": 7,
+    "masking": "block", "mask_blocks": 2, "visible_blocks": 3, "masks_per_image": 2,
 }
-NEEDS = {"num_folds": {"teacher_target": "masked"}, "target_layers": {"teacher_target": "layer_average"}}
+NEEDS = {"num_folds": {"teacher_target": "masked"}, "target_layers": {"teacher_target": "layer_average"},
+         "mask_blocks": {"masking": "block"}, "visible_blocks": {"masking": "inverse_block"}}
 LAYER_AVERAGE = dict(encoder_dim=32, encoder_heads=2, encoder_depth=3, decoder_dim=32, decoder_heads=2,
                      decoder_depth=1, seed=2)
 

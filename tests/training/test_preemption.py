@@ -3,7 +3,8 @@ the step it arrives and exits 143 (a second one during the save changes
 nothing), a SIGKILL loses only the steps since
 the last step checkpoint, and a resumed run trains exactly the steps an
 uninterrupted one would have, with the same losses (each in a subprocess,
-stopped by a real signal)."""
+stopped by a real signal), here with two block-masked copies of each image
+(`masks_per_image=2`, `masking="block"`)."""
 
 import json
 import os

@@ -51,10 +51,10 @@ def test_hypermodel_uses_the_ranges():
     assert sampling["teacher_update_every"] == "log" and sampling["feature_predictor_depth"] == "linear"
 
 
-def test_the_teacher_knobs_are_searched_and_can_be_fixed():
+def test_the_teacher_knobs_and_the_masked_copies_are_searched_and_can_be_fixed():
     hypermodel = DSMAEHyperModel(
         "dsmae_vit_tiny_cifar", None, None, model_overrides=TINY_JOB_AT_32,
-        ranges={"feature_predictor_depth": (1, 1), "teacher_update_every": (4, 4)})
+        ranges={"feature_predictor_depth": (1, 1), "teacher_update_every": (4, 4), "masks_per_image": (2, 3)})
     hp = keras_tuner.HyperParameters()
     hp.Float("image_loss_weight", 0.0, 1.0, default=0.25)
     hp.Float("loss_weight", 0.0, 2.0, default=1.0)  # a predictor needs the feature term
@@ -62,6 +62,7 @@ def test_the_teacher_knobs_are_searched_and_can_be_fixed():
     config = model.get_config()
     assert config["feature_predictor_depth"] == 1 and model.feature_predictor is not None
     assert config["teacher_update_every"] == 4
+    assert config["masks_per_image"] == 2 == model.num_views  # an Int's default is its lower bound
     assert config["image_loss_weight"] == pytest.approx(0.25) and model.image_head is not None
     with pytest.raises(ValueError, match=r"teacher_update_every.*1 <= low <= high.*whole.*\(0, 5\)"):
         validate_ranges({"teacher_update_every": (0, 5)})
