@@ -66,8 +66,12 @@ VARIANTS = ("mae", "dsmae")
 
 def variant_config(config, variant):
     """The keras_dsmae constructor arguments of `variant`: the preset as it
-    is for DSD-MAE; no noise and no teacher for MAE."""
-    return config if variant == "dsmae" else {**config, "noise_std": 0.0, "loss_weight": 0.0}
+    is for DSD-MAE (with `--overrides`, e.g. `{"masks_per_image": 4}`); no
+    noise, no teacher and one mask per image for MAE, so that "DSD/MAE
+    step" is always against plain MAE on the same batch of images."""
+    if variant == "dsmae":
+        return config
+    return {**config, "noise_std": 0.0, "loss_weight": 0.0, "masks_per_image": 1}
 
 
 # ----------------------------------------------------------------- workers

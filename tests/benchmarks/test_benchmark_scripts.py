@@ -79,6 +79,18 @@ def test_fashion_mnist_benchmark_runs_through_the_job_and_reuses_its_runs(tmp_pa
     again = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert again.stdout.count("run already finished") == 2 and again.stdout.count("cached student scores") == 3
+    # at MAE's FLOPs: MAE's run is found, four masks per image pretrain in fewer steps (in a folder
+    # named for the budget)
+    matched = subprocess.run(command + ["--match=flops", "--flops_of=mae", "--configs=pixels,mae,dsmae_m4"],
+                             capture_output=True, text=True, timeout=900, cwd=REPO, env=env)
+    assert matched.returncode == 0, matched.stdout[-3000:] + matched.stderr[-3000:]
+    assert matched.stdout.count("run already finished") == 1 and "dsmae_m4_1xmae_seed0" in matched.stdout
+    results = json.loads((tmp_path / "out" / "results.json").read_text())["results"]
+    mae_flops, copies_flops = (results[name]["runs"][0]["flops"] for name in ("mae", "dsmae_m4"))
+    assert 0.5 * mae_flops < copies_flops <= 1.5 * mae_flops and "epochs)" in results["dsmae_m4"]["label"]
+    record = json.loads((tmp_path / "out" / "runs" / "dsmae_m4_1xmae_seed0" / "run_config.json").read_text())
+    assert record["steps_per_epoch"] < 3  # 192 images at batch 64: MAE's 3 steps a pass
+    assert (tmp_path / "out" / "compute.png").stat().st_size > 0
     changed = subprocess.run(command + ["--configs=mae", "--learning_rate=0.002"], capture_output=True,
                              text=True, timeout=900, cwd=REPO, env=env)
     assert changed.returncode == 0, changed.stdout[-3000:] + changed.stderr[-3000:]
@@ -88,3 +100,5 @@ def test_fashion_mnist_benchmark_runs_through_the_job_and_reuses_its_runs(tmp_pa
         Budget(configs="mae,no_such_row")
     with pytest.raises(ValueError, match=r"`baseline` must be one of `configs`"):
         Budget(configs="mae", baseline="dsmae")
+    with pytest.raises(ValueError, match=r"`flops_of` must be one pretrained row.*got flops_of='pixels'"):
+        Budget(match="flops", flops_of="pixels")

@@ -33,9 +33,9 @@ def _mixed_size_folder(root, count=24):
     return root
 
 
-def _fit(dataset, epochs=1, **compile_kwargs):
+def _fit(dataset, epochs=1, model_overrides=None, **compile_kwargs):
     keras.utils.set_random_seed(0)
-    model = tiny_model(seed=0)
+    model = tiny_model(seed=0, **(model_overrides or {}))
     model.use_device_input(dataset.device_input)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3), **compile_kwargs)
     history = model.fit(dataset, epochs=epochs, verbose=0, callbacks=[TeacherEMA()])
@@ -46,7 +46,8 @@ def test_each_placement_yields_what_the_model_finishes_and_trains_on_it(tmp_path
     """Resident (indices), uint8 originals over the budget, and host crops
     of a folder of mixed sizes; resident data and the folder's crops train
     with finite, falling losses, the first under XLA on TensorFlow and JAX
-    (no layer in the step turns it off)."""
+    (no layer in the step turns it off) with two masked copies of each
+    augmented image."""
     images, labels = _images(), np.arange(40) % 4
     resident = data.from_arrays(images, labels, batch_size=8, image_size=16, augment_on="device", seed=1)
     assert resident.element_spec[0].shape.as_list() == [8] and resident.batches_per_epoch == 5
@@ -65,8 +66,9 @@ def test_each_placement_yields_what_the_model_finishes_and_trains_on_it(tmp_path
     assert folder.element_spec.shape.as_list() == [8, 16, 16, 3] and not folder.device_input.crop
 
     xla = {} if BACKEND == "torch" else {"jit_compile": True}  # torch.compile: see benchmarks
-    for dataset, compile_kwargs in ((resident, xla), (folder, {})):  # uint8 originals: as resident, ungathered
-        model, history = _fit(dataset, epochs=2, **compile_kwargs)
+    copies = {"masks_per_image": 2}
+    for dataset, overrides, compile_kwargs in ((resident, copies, xla), (folder, None, {})):  # uint8: as resident
+        model, history = _fit(dataset, epochs=2, model_overrides=overrides, **compile_kwargs)
         assert np.all(np.isfinite(history["loss"])) and history["pixel_loss"][-1] < history["pixel_loss"][0]
         if compile_kwargs:  # no layer of the step turned XLA off (Keras would, with a warning)
             assert model.jit_compile is True

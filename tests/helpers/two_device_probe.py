@@ -94,7 +94,7 @@ def _train_with_content_masks(scope):
     labelled = (IMAGES, np.arange(len(IMAGES)) % 2)
     with scope:
         keras.utils.set_random_seed(0)
-        model = keras_dsmae.DSMAE(**TINY, noise_std=0.0, seed=0)
+        model = keras_dsmae.DSMAE(**TINY, noise_std=0.0, masks_per_image=2, seed=0)
         model.masking.scores = content_scores
         model.compile(optimizer=keras.optimizers.AdamW(1e-2))
         dataset = tf.data.Dataset.from_tensor_slices(IMAGES).batch(8)
@@ -128,7 +128,7 @@ def jax_losses():
         keras.distribution.set_distribution(
             keras.distribution.DataParallel(devices=keras.distribution.list_devices()))
     keras.utils.set_random_seed(0)
-    model = keras_dsmae.DSMAE(**TINY, seed=0)
+    model = keras_dsmae.DSMAE(**TINY, masks_per_image=2, seed=0)
     model.compile(optimizer=keras.optimizers.AdamW(1e-3))
     history = model.fit(IMAGES, batch_size=8, epochs=1, verbose=0, shuffle=False,
                         callbacks=[keras_dsmae.callbacks.TeacherEMA()])

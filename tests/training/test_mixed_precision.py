@@ -6,13 +6,16 @@ import keras
 import numpy as np
 import pytest
 
-from tests.helpers.builders import structured_images, to_numpy
+from tests.helpers.builders import TINY_JOB_AT_32, structured_images, to_numpy
 from tests.helpers.jobs import STEPS, pretrain
 
 
 @pytest.mark.parametrize("precision", ["bfloat16", "float16"])
 def test_the_job_trains_under_mixed_precision_keeping_float32_state(tmp_path, precision):
-    model, history = pretrain(tmp_path, epochs=2, mixed_precision=precision)
+    # float16 with two inverse-block-masked copies of each image
+    copies = {"masks_per_image": 2, "masking": "inverse_block"} if precision == "float16" else {}
+    model, history = pretrain(tmp_path, epochs=2, mixed_precision=precision,
+                              model_overrides={**TINY_JOB_AT_32, **copies})
     assert model.dtype_policy.name == f"mixed_{precision}"
     assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer) == (precision == "float16")
     for key in ("loss", "pixel_loss", "feature_loss"):

@@ -41,8 +41,8 @@ def test_tf_replicas_draw_their_own_masks_noise_and_crops_and_replica_0_reproduc
 
 @only_tensorflow
 def test_tf_two_replicas_log_the_global_batch_losses_and_keep_one_teacher():
-    """Same masks (content-based) and no noise: two replicas must give the
-    one-device run's losses, and a teacher equal on both replicas and to
+    """Same masks (content-based) and no noise, two masked copies of each
+    image: two replicas must give the one-device run's losses, and a teacher equal on both replicas and to
     the one-device teacher, moved once per global step. Built, compiled and
     fitted inside `strategy.scope()`, with every callback of the package
     (it crashed in TeacherEMA, reading a variable's value on the host)."""
@@ -63,6 +63,7 @@ def test_tf_two_replicas_log_the_global_batch_losses_and_keep_one_teacher():
 
 @only_jax
 def test_jax_data_parallel_losses_equal_one_device_losses():
+    """With two masked copies of each image."""
     two, one = _probe("losses", 2), _probe("losses", 1)
     assert (two["devices"], one["devices"]) == (2, 1)
     assert two["ema_step"] == one["ema_step"] == 2  # the teacher moves once per global step
