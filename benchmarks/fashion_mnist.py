@@ -56,25 +56,39 @@ FLAGS = flags.FLAGS
 
 def score_row(budget, ablation, seed, arrays, train_file, normalization):
     """One row at one seed: `(student run, teacher run or None)`, each
-    `{"seed", "trace", "minutes", "scores"}`."""
-    teacher, trace, minutes = None, [], 0.0
+    `{"seed", "trace", "minutes", "flops", "scores"}` (pretraining minutes
+    and analytic training FLOPs, 0 without pretraining)."""
+    teacher, trace, minutes, flops = None, [], 0.0, 0.0
+    count = len(arrays["train_images"])
     if ablation.encoder == PIXELS:
         encoder = pixels_model()
     elif not ablation.pretrained:
         encoder = random_encoder(budget, ablation, seed)
     else:
-        encoder, teacher, trace, minutes, trained = pretrained(budget, ablation, seed, train_file, normalization)
+        encoder, teacher, trace, minutes, trained = pretrained(
+            budget, ablation, seed, train_file, count, normalization)
+        flops = budget.training_flops(ablation, count)
         if trained:
             forget_scores(budget, ablation, seed)  # they scored the encoder this one replaces
-    scores = cached_scores(budget, ablation, seed, "student", lambda: evaluate(
+    scores = cached_scores(budget, ablation, seed, count, "student", lambda: evaluate(
         budget, encoder, arrays, normalization, seed, finetune=ablation.encoder != PIXELS))
-    student = dict(seed=seed, trace=trace, minutes=minutes, scores=scores)
+    student = dict(seed=seed, trace=trace, minutes=minutes, flops=flops, scores=scores)
     if teacher is None or not budget.evaluate_teacher:
         return student, None
     print("  teacher:", flush=True)
-    teacher_scores = cached_scores(budget, ablation, seed, "teacher", lambda: evaluate(
+    teacher_scores = cached_scores(budget, ablation, seed, count, "teacher", lambda: evaluate(
         budget, teacher, arrays, normalization, seed, finetune=False))
-    return student, dict(seed=seed, trace=[], minutes=minutes, scores=teacher_scores)
+    return student, dict(seed=seed, trace=[], minutes=minutes, flops=flops, scores=teacher_scores)
+
+
+def row_label(budget, ablation, train_count):
+    """A row's label, with its epochs where they are not `--epochs`."""
+    if not ablation.pretrained:
+        return ablation.label
+    epochs = budget.steps_of(ablation, train_count) / budget.steps_per_pass(train_count)  # passes
+    if epochs == budget.epochs:
+        return ablation.label
+    return f"{ablation.label} ({epochs:.3g} epochs)"
 
 
 def run(budget):
@@ -86,9 +100,9 @@ def run(budget):
     results = {}
     for name in budget.configs:
         ablation = ABLATIONS[name]
-        epochs = budget.epochs_of(ablation) if ablation.pretrained else 0
-        label = ablation.label + (f" ({epochs} epochs)" if ablation.pretrained and epochs != budget.epochs else "")
-        results[name] = dict(label=label, runs=[], pretrained=ablation.pretrained)
+        label = row_label(budget, ablation, len(arrays["train_images"]))
+        results[name] = dict(label=label, runs=[], pretrained=ablation.pretrained,
+                             overrides=ablation.overrides)
         teacher_runs = []
         for seed in budget.seeds:
             print(f"\n== {label}, seed {seed} ==", flush=True)
@@ -99,6 +113,14 @@ def run(budget):
         if teacher_runs:
             results[name + ":teacher"] = dict(label=label + " — EMA teacher", runs=teacher_runs, pretrained=True)
     return results, {split: len(arrays[f"{split}_images"]) for split in ("train", "test")}
+
+
+def _budget_words(budget):
+    if budget.match == "epochs":
+        return f"{budget.epochs} pretraining epochs"
+    scale = "" if budget.flops_scale == 1 else f"{budget.flops_scale:g} × "
+    return (f"every row of another method given {scale}the training FLOPs of `{budget.flops_of}` "
+            f"({ABLATIONS[budget.flops_of].label}), rows of its method their own epochs (--epochs={budget.epochs})")
 
 
 def summary_line(budget, counts, minutes):
@@ -114,7 +136,7 @@ def summary_line(budget, counts, minutes):
         f"{time.strftime('%Y-%m-%d')}, `{command.strip()}`, KERAS_BACKEND={keras.backend.backend()}, "
         f"{machine()}, {minutes:.0f} min in all (finished runs and recorded scores are reused), "
         f"pretraining in {budget.mixed_precision} by the package's job. Seeds {list(budget.seeds)} (mean ± std). "
-        f"Budget: {budget.epochs} pretraining epochs of {counts['train']} images at batch "
+        f"Budget: {_budget_words(budget)} of {counts['train']} images at batch "
         f"{budget.batch_size}; ViT {budget.encoder_dim}×{budget.encoder_depth}, patch {budget.patch_size}; "
         f"features: {budget.pooling} pooling; kNN/probe references: first {budget.eval_train_examples} "
         f"training images; fine-tune: {budget.finetune_epochs} epoch(s) on the first {budget.finetune_examples}"

@@ -7,10 +7,13 @@ take the budget instead of reading flags.
 
 import dataclasses
 import inspect
+import json
+import math
 
 from quality.ablations import ABLATIONS
 
 from keras_dsmae.models import DSMAE
+from keras_dsmae.models.flops import training_flops_per_image
 from keras_dsmae.models.method_knobs import method_knobs
 from keras_dsmae.training import PretrainingConfig
 from keras_dsmae.utils.settings import at_least, check_fields, in_range, is_bool, setting
@@ -18,6 +21,7 @@ from keras_dsmae.utils.settings import at_least, check_fields, in_range, is_bool
 # the benchmark's ViT beside the budget's widths (28×28 grey images)
 FIXED_ARCHITECTURE = dict(image_size=28, num_channels=1, encoder_heads=4, decoder_dim=64, decoder_depth=2,
                           decoder_heads=4, mlp_ratio=4.0)
+_FLOPS_PER_IMAGE = {}  # model arguments (JSON) → training FLOPs per image
 # what a score cached before these settings existed was made with (they are recorded only when changed)
 UNRECORDED_DEFAULTS = dict(augment_on="host", finetune_crop_scale_min=0.0, finetune_mixing=0.0)
 
@@ -39,6 +43,14 @@ def _names(allowed=None, integers=False):
             raise ValueError(f"`{name}`: unknown {unknown}; allowed: {sorted(allowed)}.")
         return items
     return check
+
+
+def _pretrained_row(name, value):
+    """Check: the name of one row that pretrains."""
+    if value not in ABLATIONS or not ABLATIONS[value].pretrained:
+        rows = sorted(row for row, ablation in ABLATIONS.items() if ablation.pretrained)
+        raise ValueError(f"`{name}` must be one pretrained row of {rows}; got {name}={value!r}.")
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +111,16 @@ class Budget:
                             "paired by seed.", flag="string")
     mixed_precision: str = setting("float32", "Pretraining precision; evaluation always runs in float32.",
                                    flag="enum", choices=("float32", "bfloat16"))
+    match: str = setting("epochs", "What the pretrained rows share: `epochs` (--epochs × each row's scale) or "
+                         "`flops` (every row of another method than --flops_of gets --flops_scale × that row's "
+                         "training FLOPs, in as many steps as they buy at its own cost per step; rows of "
+                         "--flops_of's method keep their epochs and trace its accuracy against compute).",
+                         flag="enum", choices=("epochs", "flops"))
+    flops_of: str = setting("mae_equal_time", "With --match=flops: the row whose pretraining FLOPs (at its own "
+                            "epochs) set the budget; it need not be in --configs.", flag="string",
+                            check=_pretrained_row)
+    flops_scale: float = setting(1.0, "With --match=flops: the budget as a multiple of --flops_of's FLOPs.",
+                                 flag="float", check=in_range(0.0, low_open=True))
 
     def __post_init__(self):
         check_fields(self)
@@ -107,6 +129,56 @@ class Budget:
                              f"baseline={self.baseline!r}.")
         if 28 % self.patch_size:
             raise ValueError(f"`patch_size` must divide 28; got patch_size={self.patch_size}.")
+
+    def matched(self, ablation):
+        """Whether a row's budget is FLOPs-matched to `flops_of` (`match="flops"`,
+        a pretrained row of another method), not its own epochs."""
+        return (self.match == "flops" and ablation.pretrained
+                and ablation.overrides != ABLATIONS[self.flops_of].overrides)
+
+    def run_name(self, ablation, seed):
+        """The stem of a row's run folder and score file at `seed`: a
+        FLOPs-matched row's names its budget, so that runs at other budgets
+        stay cached beside it."""
+        if not self.matched(ablation):
+            return f"{ablation.name}_seed{seed}"
+        return f"{ablation.name}_{self.flops_scale:g}x{self.flops_of}_seed{seed}"
+
+    def flops_per_image(self, ablation):
+        """Analytic training FLOPs per image of a row's model (`models.flops`)."""
+        key = json.dumps(self.model_arguments(ablation), sort_keys=True)
+        if key not in _FLOPS_PER_IMAGE:
+            _FLOPS_PER_IMAGE[key] = training_flops_per_image(DSMAE(**self.model_arguments(ablation)))
+        return _FLOPS_PER_IMAGE[key]
+
+    def schedule_of(self, ablation, train_count):
+        """`(epochs, steps per epoch or None for a whole pass)` of a row
+        pretrained on `train_count` images: its own epochs, or, with
+        `match="flops"`, the steps that spend `flops_of`'s training FLOPs
+        at this row's cost per step (rounded to a step), spread evenly
+        over the fewest epochs of at most one pass each."""
+        full = self.steps_per_pass(train_count)
+        if not self.matched(ablation):
+            return self.epochs_of(ablation), None
+        reference = ABLATIONS[self.flops_of]
+        reference_flops = self.flops_scale * self.flops_per_image(reference) * self.epochs_of(reference) * full
+        steps = max(1, round(reference_flops / self.flops_per_image(ablation)))
+        epochs = math.ceil(steps / full)
+        per_epoch = round(steps / epochs)
+        return epochs, (None if per_epoch == full else per_epoch)
+
+    def training_flops(self, ablation, train_count):
+        """Analytic pretraining FLOPs of a row: per image × batch × steps."""
+        return self.flops_per_image(ablation) * self.batch_size * self.steps_of(ablation, train_count)
+
+    def steps_per_pass(self, train_count):
+        """Steps of one pass over `train_count` images (the job's batches drop the remainder)."""
+        return max(1, train_count // self.batch_size)
+
+    def steps_of(self, ablation, train_count):
+        """A row's pretraining steps in all."""
+        epochs, per_epoch = self.schedule_of(ablation, train_count)
+        return epochs * (per_epoch or self.steps_per_pass(train_count))
 
     def epochs_of(self, ablation):
         """Pretraining epochs of a row: `epochs` × its scale."""
@@ -123,23 +195,27 @@ class Budget:
                     loss_weight=self.loss_weight, teacher_momentum=self.teacher_momentum)
         return {**defaults, **knobs, **ours, **(ablation.overrides or {})}
 
-    def job(self, ablation, seed, train_file, normalization, run_folder):
-        """The `PretrainingConfig` of a row at a seed."""
+    def job(self, ablation, seed, train_file, train_count, normalization, run_folder):
+        """The `PretrainingConfig` of a row at a seed, on `train_count` images."""
+        epochs, per_epoch = self.schedule_of(ablation, train_count)
         return PretrainingConfig(
             dataset=f"npy:{train_file}", output_dir=run_folder, preset="mae_vit_tiny_cifar", image_size=28,
-            epochs=self.epochs_of(ablation), batch_size=self.batch_size, learning_rate=self.learning_rate,
+            epochs=epochs, steps_per_epoch=per_epoch, batch_size=self.batch_size, learning_rate=self.learning_rate,
             warmup_epochs=self.warmup_epochs, crop_scale_min=self.crop_scale_min,
             model_overrides=self.model_arguments(ablation), mixed_precision=self.mixed_precision, seed=seed,
             normalization=normalization, augment_on=self.augment_on, checkpoint_every_minutes=0.0,
-            reconstruction_every=max(1, self.epochs_of(ablation)))
+            reconstruction_every=max(1, epochs))
 
-    def pretraining_record(self, ablation, seed):
+    def pretraining_record(self, ablation, seed, train_count):
         """What scores record of the encoder they score (a score is reused only when it matches)."""
         keys = ("batch_size", "learning_rate", "warmup_epochs", "mask_ratio", "noise_std", "loss_weight",
                 "teacher_momentum", "crop_scale_min", "encoder_dim", "encoder_depth", "patch_size",
                 "mixed_precision", "train_examples")
+        epochs, per_epoch = self.schedule_of(ablation, train_count)
         record = {"config": ablation.name, "overrides": ablation.overrides, "seed": seed,
-                  "epochs": self.epochs_of(ablation), **{key: getattr(self, key) for key in keys}}
+                  "epochs": epochs, **{key: getattr(self, key) for key in keys}}
+        if per_epoch is not None:  # recorded only when set, so that older scores still match
+            record["steps_per_epoch"] = per_epoch
         return {**record, **self._changed(("augment_on",))}
 
     def evaluation_record(self):

@@ -35,17 +35,17 @@ class LossTrace(keras.callbacks.Callback):
 
 
 def run_folder(budget, ablation, seed):
-    return os.path.join(budget.output_dir, "runs", f"{ablation.name}_seed{seed}")
+    return os.path.join(budget.output_dir, "runs", budget.run_name(ablation, seed))
 
 
-def pretrained(budget, ablation, seed, train_file, normalization):
+def pretrained(budget, ablation, seed, train_file, train_count, normalization):
     """`(encoder, teacher or None, trace, minutes, trained)` of a pretrained
-    row at `seed`: float32 encoders, the loss trace (every 10th step), the
-    pretraining minutes, and whether this call trained (else the finished
-    run was found)."""
+    row at `seed` (on the `train_count` images of `train_file`): float32
+    encoders, the loss trace (every 10th step), the pretraining minutes,
+    and whether this call trained (else the finished run was found)."""
     folder = run_folder(budget, ablation, seed)
     trace_path = os.path.join(folder, TRACE_FILE)
-    job = budget.job(ablation, seed, train_file, normalization, folder)
+    job = budget.job(ablation, seed, train_file, train_count, normalization, folder)
     trace, start = LossTrace(), time.time()
     try:
         model, history = run_pretraining(job, extra_callbacks=[trace], verbose=2)

@@ -42,13 +42,21 @@ def cell(runs, metric):
     return f"{stats[0]:.1f}%" + (f" ± {stats[1]:.1f}" if len(runs) > 1 else "")
 
 
+def _mean_of(runs, key):
+    """The mean over seeds of a run's `key` (0 where a run older than it lacks it)."""
+    return sum(run.get(key, 0.0) for run in runs) / len(runs)
+
+
 def accuracy_table(results, knn_k):
-    """Markdown table: each row's mean ± std accuracies and pretraining minutes."""
-    lines = [f"| model | kNN (k={knn_k}) | linear probe | fine-tune | pretraining (min) |", "|---|---|---|---|---|"]
+    """Markdown table: each row's mean ± std accuracies, pretraining minutes
+    and analytic training FLOPs (in PFLOP, 10^15)."""
+    lines = [f"| model | kNN (k={knn_k}) | linear probe | fine-tune | pretraining (min) | pretraining PFLOP |",
+             "|---|---|---|---|---|---|"]
     for r in results.values():
         runs = r["runs"]
-        minutes = f"{sum(run['minutes'] for run in runs) / len(runs):.1f}" if r["pretrained"] else "—"
-        lines.append(f"| {r['label']} | " + " | ".join(cell(runs, m) for m in METRICS) + f" | {minutes} |")
+        minutes = f"{_mean_of(runs, 'minutes'):.1f}" if r["pretrained"] else "—"
+        flops = f"{_mean_of(runs, 'flops') / 1e15:.3g}" if r["pretrained"] and _mean_of(runs, "flops") else "—"
+        lines.append(f"| {r['label']} | " + " | ".join(cell(runs, m) for m in METRICS) + f" | {minutes} | {flops} |")
     return "\n".join(lines)
 
 
@@ -110,13 +118,56 @@ def _plot_accuracy(plt, results, colour, path):
     save_figure(figure, path, dpi=90, bbox_inches="tight")
 
 
+def _plot_compute(plt, results, colour, path):
+    """Accuracy (kNN, linear probe) against pretraining FLOPs and minutes:
+    a point per pretrained row (mean ± std over seeds); rows of the same
+    method (same overrides) at other budgets joined by a line; the rows
+    without pretraining as dotted levels."""
+    pretrained = {name: r for name, r in results.items()
+                  if r["pretrained"] and ":" not in name and _mean_of(r["runs"], "flops")}
+    if not pretrained:
+        return
+    figure, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    for row, (key, unit) in enumerate((("flops", "pretraining FLOPs (analytic)"), ("minutes", "pretraining minutes"))):
+        for column, metric in enumerate(METRICS[:2]):
+            axis = axes[row][column]
+            methods = {}
+            for name, r in pretrained.items():
+                stats = mean_std(r["runs"], metric)
+                if stats is None:
+                    continue
+                x = _mean_of(r["runs"], key)
+                axis.errorbar([x], [stats[0]], yerr=[stats[1]], fmt="o", color=colour[name], capsize=3,
+                              label=textwrap.fill(r["label"], 50))
+                methods.setdefault(json.dumps(r.get("overrides"), sort_keys=True), []).append((x, stats[0], name))
+            for points in methods.values():
+                if len(points) > 1:
+                    points.sort()
+                    axis.plot([p[0] for p in points], [p[1] for p in points], color=colour[points[0][2]], alpha=0.6)
+            for name, r in results.items():
+                stats = mean_std(r["runs"], metric)
+                if not r["pretrained"] and stats is not None:
+                    axis.axhline(stats[0], linestyle=":", color=colour[name], label=r["label"])
+            axis.set_xscale("log" if key == "flops" else "linear")
+            axis.set_xlabel(unit)
+            axis.set_ylabel(f"{metric} test accuracy (%)")
+            axis.grid(alpha=0.3)
+    figure.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=2, fontsize=7)
+    save_figure(figure, path, dpi=90, bbox_inches="tight")
+
+
 def plot(results, output_dir):
-    """`curves.png` (pretraining losses, first seed) and `accuracy.png`, one colour per row."""
+    """`curves.png` (pretraining losses, first seed), `accuracy.png` and
+    `compute.png` (accuracy against pretraining FLOPs and minutes), one
+    colour per row."""
     plt = pyplot()
     palette = plt.get_cmap("tab10" if len(results) <= 10 else "tab20")
     colour = {name: palette(i % palette.N) for i, name in enumerate(results)}
     _plot_curves(plt, results, colour, os.path.join(output_dir, "curves.png"))
     _plot_accuracy(plt, results, colour, os.path.join(output_dir, "accuracy.png"))
+    _plot_compute(plt, results, colour, os.path.join(output_dir, "compute.png"))
 
 
 def report(summary, table, results, run_flags, output_dir, baseline=""):
@@ -130,7 +181,7 @@ def report(summary, table, results, run_flags, output_dir, baseline=""):
                {"summary": summary, "table": table, "differences": differences, "flags": run_flags,
                 "results": results}, indent=1, default=str)
     plot(results, output_dir)
-    print(f"\nwrote {output_dir}/results.json, curves.png, accuracy.png")
+    print(f"\nwrote {output_dir}/results.json, curves.png, accuracy.png, compute.png")
 
 
 def report_saved(path, output_dir, baseline=""):

@@ -16,7 +16,7 @@ FINETUNE_BATCH = 128  # the pipeline's batches and fine_tune's rate scaling must
 
 
 def scores_path(budget, ablation, seed):
-    return os.path.join(budget.output_dir, "scores", f"{ablation.name}_seed{seed}.json")
+    return os.path.join(budget.output_dir, "scores", budget.run_name(ablation, seed) + ".json")
 
 
 def forget_scores(budget, ablation, seed):
@@ -26,12 +26,13 @@ def forget_scores(budget, ablation, seed):
         os.remove(path)
 
 
-def cached_scores(budget, ablation, seed, role, evaluate_now):
-    """The `role` ("student" or "teacher") scores of a row at `seed`: the
-    recorded ones when made with the same pretraining and evaluation
-    settings, else `evaluate_now()` (then recorded)."""
+def cached_scores(budget, ablation, seed, train_count, role, evaluate_now):
+    """The `role` ("student" or "teacher") scores of a row at `seed`
+    (pretrained on `train_count` images): the recorded ones when made with
+    the same pretraining and evaluation settings, else `evaluate_now()`
+    (then recorded)."""
     path = scores_path(budget, ablation, seed)
-    settings = json.loads(json.dumps({"pretraining": budget.pretraining_record(ablation, seed),
+    settings = json.loads(json.dumps({"pretraining": budget.pretraining_record(ablation, seed, train_count),
                                       "evaluation": budget.evaluation_record()}))
     recorded = {}
     if os.path.exists(path):
