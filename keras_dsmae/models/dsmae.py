@@ -155,8 +155,8 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         self.ema_teacher = parts["teacher"]
         self.loss_terms = parts["loss_terms"]
         self.masks_per_image = self.masking.masks_per_image
-        two_views = any(term.two_views for term in self.loss_terms)
-        self.num_views = 2 if two_views else self.masks_per_image  # student copies of each image
+        self.two_views = any(term.two_views for term in self.loss_terms)
+        self.num_views = 2 if self.two_views else self.masks_per_image  # student copies of each image
         self.view_crop = parts["view_crop"]
         self.input_augmentation = None  # see use_device_input
         self.resident_images = None
@@ -255,7 +255,7 @@ class DSMAE(Version01Compatibility, PortableCompileConfig, keras.Model):
         if self.feature_predictor is not None:
             outputs.update(self.feature_predictor(encoded, masked["ids_restore"], training=training))
         outputs.update(mask=masked["mask"], ids_shuffle=masked["ids_shuffle"])
-        if any(term.two_views for term in self.loss_terms) or self.image_head is not None:
+        if self.two_views or self.image_head is not None:
             outputs["embedding"] = mean_pool(encoded, self.encoder.num_prefix_tokens)
         if self.image_head is not None:
             outputs["image_prediction"] = self.image_head(outputs["embedding"])
