@@ -1,13 +1,15 @@
 """Representation quality on real images: Fashion-MNIST (28×28×1).
 
-Pretrains, at equal budget (same model, epochs, batch and optimizer),
+Pretrains, at equal budget (same model, epochs, batch and optimizer; or,
+with `--match=flops`, the same analytic training FLOPs),
 plain MAE and DSD-MAE (and any row of `quality/ablations.json`) with the
 package's own job (`keras_dsmae.training.run_pretraining`), and compares
 them with the same ViT left at random initialisation and with the raw
 pixels: kNN, linear-probe and fine-tuning accuracy on the official test
 set, through `keras_dsmae.evaluation`, for each of `--seeds` (mean ± std
 across seeds). Prints a Markdown table and writes `results.json`,
-`curves.png` (pretraining losses) and `accuracy.png`.
+`curves.png` (pretraining losses), `accuracy.png` and `compute.png`
+(accuracy against pretraining FLOPs and minutes).
 
 Each row's run folder (`<output_dir>/runs/<row>_seed<seed>/`) is its cache:
 a rerun finds it finished, a killed run resumes from its last checkpoint,
@@ -23,6 +25,8 @@ file (`--dataset=npy:PATH`).
     python benchmarks/fashion_mnist.py                      # default (3 seeds), ≈ 30 min on 2 CPU cores
     python benchmarks/fashion_mnist.py --configs=mae,dsmae,d2v_targets,predictor,weight_warmup,\
         lagging_teacher,dsmae_combo --finetune_epochs=0 --baseline=dsmae   # the ablation, paired by seed
+    python benchmarks/fashion_mnist.py --match=flops --flops_of=mae_equal_time \
+        --configs=mae,mae_equal_time,dsmae_combo,combo_m2 --baseline=mae_equal_time   # equal FLOPs
     python benchmarks/fashion_mnist.py --from_results=runs/fashion_mnist/results.json \
         --baseline=mae --output_dir=/tmp/replot             # tables and plots again, no evaluation
     python benchmarks/fashion_mnist.py --epochs=1 --train_examples=2000 --finetune_examples=2000 \

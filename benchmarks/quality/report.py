@@ -12,6 +12,7 @@ from keras_dsmae.utils.atomic_write import write_json
 from keras_dsmae.utils.pyplot import pyplot, save_figure
 
 METRICS = ("knn", "linear", "finetune")
+METRIC_NAMES = {"knn": "kNN", "linear": "linear-probe", "finetune": "fine-tune"}
 
 
 def machine():
@@ -49,13 +50,13 @@ def _mean_of(runs, key):
 
 def accuracy_table(results, knn_k):
     """Markdown table: each row's mean ± std accuracies, pretraining minutes
-    and analytic training FLOPs (in PFLOP, 10^15)."""
-    lines = [f"| model | kNN (k={knn_k}) | linear probe | fine-tune | pretraining (min) | pretraining PFLOP |",
+    and analytic training FLOPs (in TFLOP, 10^12)."""
+    lines = [f"| model | kNN (k={knn_k}) | linear probe | fine-tune | pretraining (min) | pretraining TFLOP |",
              "|---|---|---|---|---|---|"]
     for r in results.values():
         runs = r["runs"]
         minutes = f"{_mean_of(runs, 'minutes'):.1f}" if r["pretrained"] else "—"
-        flops = f"{_mean_of(runs, 'flops') / 1e15:.3g}" if r["pretrained"] and _mean_of(runs, "flops") else "—"
+        flops = f"{_mean_of(runs, 'flops') / 1e12:.3g}" if r["pretrained"] and _mean_of(runs, "flops") else "—"
         lines.append(f"| {r['label']} | " + " | ".join(cell(runs, m) for m in METRICS) + f" | {minutes} | {flops} |")
     return "\n".join(lines)
 
@@ -128,29 +129,29 @@ def _plot_compute(plt, results, colour, path):
     if not pretrained:
         return
     figure, axes = plt.subplots(2, 2, figsize=(11, 7.5))
-    for row, (key, unit) in enumerate((("flops", "pretraining FLOPs (analytic)"), ("minutes", "pretraining minutes"))):
+    scales = (("flops", 1e12, "pretraining TFLOP (analytic)"), ("minutes", 1.0, "pretraining minutes"))
+    for row, (key, unit, axis_label) in enumerate(scales):
         for column, metric in enumerate(METRICS[:2]):
             axis = axes[row][column]
-            methods = {}
+            methods = {}  # same overrides → one method, in one colour (its first row's)
             for name, r in pretrained.items():
                 stats = mean_std(r["runs"], metric)
                 if stats is None:
                     continue
-                x = _mean_of(r["runs"], key)
+                x = _mean_of(r["runs"], key) / unit
                 axis.errorbar([x], [stats[0]], yerr=[stats[1]], fmt="o", color=colour[name], capsize=3,
                               label=textwrap.fill(r["label"], 50))
-                methods.setdefault(json.dumps(r.get("overrides"), sort_keys=True), []).append((x, stats[0], name))
-            for points in methods.values():
+                method = methods.setdefault(json.dumps(r.get("overrides"), sort_keys=True), (colour[name], []))
+                method[1].append((x, stats[0]))
+            for line_colour, points in methods.values():
                 if len(points) > 1:
-                    points.sort()
-                    axis.plot([p[0] for p in points], [p[1] for p in points], color=colour[points[0][2]], alpha=0.6)
+                    axis.plot(*zip(*sorted(points)), color=line_colour, alpha=0.6)
             for name, r in results.items():
                 stats = mean_std(r["runs"], metric)
                 if not r["pretrained"] and stats is not None:
                     axis.axhline(stats[0], linestyle=":", color=colour[name], label=r["label"])
-            axis.set_xscale("log" if key == "flops" else "linear")
-            axis.set_xlabel(unit)
-            axis.set_ylabel(f"{metric} test accuracy (%)")
+            axis.set_xlabel(axis_label)
+            axis.set_ylabel(f"{METRIC_NAMES[metric]} test accuracy (%)")
             axis.grid(alpha=0.3)
     figure.tight_layout()
     handles, labels = axes[0][0].get_legend_handles_labels()
