@@ -156,6 +156,11 @@ def model_card(encoder, run, scores, with_decoder=False, format="vit", model=Non
         facts.append(("MAE rules (visible count, norm_pix variance)",
                       f"{config.get('visible_rounding', '?')}, {config.get('norm_pix_variance', '?')} "
                       f"(the reference's: floor, unbiased)"))
+        masking = model.masking
+        if format == "vit_mae" and (masking.strategy_name != "random" or model.masks_per_image > 1):
+            facts.append(("masking (not carried by the ViTMAE layout)",
+                          f"{masking.strategy_name}, {model.masks_per_image} per image; transformers masks "
+                          f"uniformly at random, one mask per image, so its loss is plain MAE's on these weights"))
     facts += [(name.replace("_", " "), f"{100 * value:.1f} %") for name, value in scores.items()]
     rows = "\n".join(f"| {name} | {value} |" for name, value in facts)
     extra = (f" `{PRETRAINING_MODEL_FILE}` holds the whole pretraining model (student, decoder and EMA "

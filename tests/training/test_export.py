@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from keras_dsmae.callbacks.run_checkpoint import TrainingDiverged
-from keras_dsmae.training.export import export_encoder_folder
+from keras_dsmae.training.export import export_encoder_folder, model_card
 from keras_dsmae.training.run_model import load_run_model
-from tests.helpers.builders import to_numpy
+from tests.helpers.builders import tiny_model, to_numpy
 from tests.helpers.jobs import finished_run, pretrain
 
 pytest.importorskip("safetensors", reason="safetensors is not installed (the export extra)")
@@ -138,3 +138,12 @@ def test_a_run_exports_as_a_vit_mae_that_transformers_scores_alike_and_a_run_sta
     with pytest.raises(ValueError, match=r"`format`='vit_mae' needs the run folder"):
         export_encoder_folder(str(run / "encoder.keras"), str(tmp_path / "refused"), format="vit_mae")
     assert not (tmp_path / "refused").exists()
+
+
+def test_a_vit_mae_card_says_when_the_run_masked_otherwise_than_transformers_does():
+    copies = tiny_model(masking="inverse_block", masks_per_image=2)
+    card = model_card(copies.encoder, {}, {}, format="vit_mae", model=copies)
+    assert "| masking (not carried by the ViTMAE layout) | inverse_block, 2 per image;" in card
+    plain = tiny_model()
+    assert "not carried" not in model_card(plain.encoder, {}, {}, format="vit_mae", model=plain)
+    assert "not carried" not in model_card(copies.encoder, {}, {}, format="vit", model=copies)
