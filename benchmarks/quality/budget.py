@@ -146,9 +146,10 @@ class Budget:
 
     def flops_per_image(self, ablation):
         """Analytic training FLOPs per image of a row's model (`models.flops`)."""
-        key = json.dumps(self.model_arguments(ablation), sort_keys=True)
+        arguments = self.model_arguments(ablation)
+        key = json.dumps(arguments, sort_keys=True)
         if key not in _FLOPS_PER_IMAGE:
-            _FLOPS_PER_IMAGE[key] = training_flops_per_image(DSMAE(**self.model_arguments(ablation)))
+            _FLOPS_PER_IMAGE[key] = training_flops_per_image(DSMAE(**arguments))
         return _FLOPS_PER_IMAGE[key]
 
     def schedule_of(self, ablation, train_count):

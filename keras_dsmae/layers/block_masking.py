@@ -70,6 +70,7 @@ class BlockMaskingBase(PatchMasking):
     """
 
     inverse = False
+    uses_grid = True
 
     def __init__(self, mask_ratio, num_blocks=4, grid_size=None, **kwargs):
         super().__init__(mask_ratio, **kwargs)
@@ -82,7 +83,8 @@ class BlockMaskingBase(PatchMasking):
         draws = keras.random.uniform((batch, self.num_blocks + num_patches), seed=self.seed_generator)
         # centres on whole cells: (row, column) from one uniform draw each
         cells = ops.floor(draws[:, : self.num_blocks] * (rows * columns))
-        centres = ops.stack([ops.floor(cells / columns), cells - columns * ops.floor(cells / columns)], axis=-1)
+        row = ops.floor(cells / columns)
+        centres = ops.stack([row, cells - columns * row], axis=-1)
         distance = distance_to_blocks(centres, (rows, columns))
         # ties within a ring: below the smallest Euclidean step of `distance_to_blocks`
         distance = distance + draws[:, self.num_blocks:] * (0.25 / (rows * rows + columns * columns))

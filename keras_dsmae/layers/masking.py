@@ -116,6 +116,7 @@ class PatchMasking(keras.layers.Layer):
 
     KNOBS = {}
     strategy_name = None
+    uses_grid = False  # True: the constructor takes `grid_size`, which the model fills with its encoder's
 
     def __init__(self, mask_ratio, seed=None, visible_rounding="floor", masks_per_image=1, **kwargs):
         super().__init__(**kwargs)

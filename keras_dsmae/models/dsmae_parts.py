@@ -26,7 +26,6 @@ its weights, so checkpoints and `.keras` files of 0.2 keep loading):
 
 import keras
 
-from keras_dsmae.layers.block_masking import BlockMaskingBase
 from keras_dsmae.layers.masking import MASKING_STRATEGIES, PatchMasking
 from keras_dsmae.layers.patch_noise import GaussianPatchNoise
 from keras_dsmae.layers.random_resized_crop import RandomResizedCrop
@@ -76,7 +75,7 @@ def build_parts(architecture, settings, policy):
         layer_norm_epsilon=a["layer_norm_epsilon"],
         seed=offset_seed(seed, 100), dtype=policy, name="encoder",
     )
-    if issubclass(masking_class, BlockMaskingBase):
+    if masking_class.uses_grid:
         masking_arguments["grid_size"] = encoder.grid_size
     masking = masking_class(settings["mask_ratio"], seed=offset_seed(seed, 1),
                             visible_rounding=settings["visible_rounding"],
